@@ -1,0 +1,11 @@
+"""Patches that close the gaps between moto and AWS, applied in the server process before it serves."""
+
+from localaws.patches import dynamodb
+
+#: Every patch module exposes ``apply()``; they are applied in this order.
+ALL = (dynamodb,)
+
+
+def apply_all() -> None:
+    for patch in ALL:
+        patch.apply()
