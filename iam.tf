@@ -1,0 +1,90 @@
+locals {
+  create_role = var.role_arn == null
+  role_arn    = local.create_role ? aws_iam_role.this[0].arn : var.role_arn
+}
+
+data "aws_iam_policy_document" "assume_role" {
+  count = local.create_role ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  count = local.create_role ? 1 : 0
+
+  name                 = "${var.name}-semaphore"
+  assume_role_policy   = data.aws_iam_policy_document.assume_role[0].json
+  permissions_boundary = var.role_permissions_boundary
+  tags                 = var.tags
+}
+
+data "aws_iam_policy_document" "this" {
+  count = local.create_role ? 1 : 0
+
+  # The semaphore itself: read and conditionally update items of its own lock table, nothing else.
+  statement {
+    sid       = "LockTable"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [local.lock_table_arn]
+  }
+
+  # Step Functions delivers logs through CloudWatch Logs' vended-log APIs, which have no resource-level
+  # permissions: AWS documents Resource "*" for these actions.
+  dynamic "statement" {
+    for_each = var.logging_level != "OFF" ? [1] : []
+
+    content {
+      sid = "ExecutionLogDelivery"
+      actions = [
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+      ]
+      resources = ["*"]
+    }
+  }
+
+  # X-Ray trace APIs have no resource-level permissions either.
+  dynamic "statement" {
+    for_each = var.tracing_enabled ? [1] : []
+
+    content {
+      sid = "XRayTracing"
+      actions = [
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+      ]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  count = local.create_role ? 1 : 0
+
+  name   = "semaphore"
+  role   = aws_iam_role.this[0].id
+  policy = data.aws_iam_policy_document.this[0].json
+}
+
+resource "aws_iam_role_policy" "extra" {
+  count = local.create_role && var.role_policy_json != null ? 1 : 0
+
+  name   = "work"
+  role   = aws_iam_role.this[0].id
+  policy = var.role_policy_json
+}

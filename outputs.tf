@@ -1,0 +1,49 @@
+output "state_machine_arn" {
+  description = "ARN of the semaphore state machine."
+  value       = aws_sfn_state_machine.this.arn
+}
+
+output "state_machine_name" {
+  description = "Name of the semaphore state machine."
+  value       = aws_sfn_state_machine.this.name
+}
+
+output "state_machine_definition" {
+  description = "The rendered Amazon States Language definition of the state machine."
+  value       = local.definition
+}
+
+output "role_arn" {
+  description = "ARN of the state machine's IAM role (created or given)."
+  value       = local.role_arn
+}
+
+output "lock_table_name" {
+  description = "Name of the DynamoDB lock table."
+  value       = local.lock_table_name
+}
+
+output "lock_table_arn" {
+  description = "ARN of the DynamoDB lock table."
+  value       = local.lock_table_arn
+}
+
+output "lock_id_attribute" {
+  description = "Name of the lock table's partition key attribute."
+  value       = var.lock_id_attribute
+}
+
+output "lock_name" {
+  description = "The static lock name, or the JSONPath into the execution input that names the lock when lock_name_path is set."
+  value       = var.lock_name_path != null ? var.lock_name_path : local.lock_name
+}
+
+output "acquire_state" {
+  description = "JSON of the state that acquires the semaphore (a Parallel with ResultPath null), without Next: merge in your own transition and embed it in a definition of your own."
+  value       = jsonencode(local.acquire_state)
+}
+
+output "release_state" {
+  description = "JSON of the state that releases the semaphore (idempotent, ResultPath null), without Next or End: merge in your own transition."
+  value       = jsonencode(local.release_state)
+}

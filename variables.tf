@@ -1,0 +1,252 @@
+################################################################################
+# General
+################################################################################
+
+variable "name" {
+  description = "Name of the semaphore: used for the state machine, the IAM role and (by default) the lock table and the lock name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.name))
+    error_message = "The name must be 1 to 64 characters of letters, digits, '-' and '_' (it becomes part of resource names)."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource that takes tags."
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# Lock table
+################################################################################
+
+variable "create_lock_table" {
+  description = "Whether to create the DynamoDB lock table. Set false to use an existing table named lock_table_name (several semaphores can share one table)."
+  type        = bool
+  default     = true
+}
+
+variable "lock_table_name" {
+  description = "Name of the lock table to create, or of the existing table when create_lock_table is false. Defaults to \"<name>-locks\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lock_table_name == null || can(regex("^[A-Za-z0-9_.-]{3,255}$", var.lock_table_name))
+    error_message = "The lock table name must be 3 to 255 characters of letters, digits, '_', '-' and '.'."
+  }
+}
+
+variable "lock_id_attribute" {
+  description = "Name of the lock table's partition key attribute (string), which holds each lock's name. Must match the existing table's key when create_lock_table is false."
+  type        = string
+  default     = "LockName"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,255}$", var.lock_id_attribute))
+    error_message = "The lock id attribute must be 1 to 255 characters of letters, digits, '_', '-' and '.'."
+  }
+}
+
+variable "lock_table_kms_key_arn" {
+  description = "ARN of a customer-managed KMS key to encrypt the lock table. Null uses the AWS-managed key (encryption at rest is always on)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lock_table_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.lock_table_kms_key_arn))
+    error_message = "The lock table KMS key must be a KMS key ARN (arn:aws:kms:...), or null."
+  }
+}
+
+variable "lock_table_point_in_time_recovery_enabled" {
+  description = "Whether point-in-time recovery is on for the lock table the module creates."
+  type        = bool
+  default     = true
+}
+
+################################################################################
+# Semaphore
+################################################################################
+
+variable "lock_name" {
+  description = "Name of the lock (the lock item's key) when every execution shares one limit. Defaults to name. Ignored when lock_name_path is set."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lock_name == null || (length(coalesce(var.lock_name, "x")) >= 1 && length(coalesce(var.lock_name, "x")) <= 1024 && !can(regex("^arn:", coalesce(var.lock_name, "x"))))
+    error_message = "The lock name must be 1 to 1024 characters and must not start with \"arn:\"."
+  }
+}
+
+variable "lock_name_path" {
+  description = "JSONPath into the execution input whose value names the lock, e.g. \"$.customerId\": one independent limit per value, each lock item created on first use. Null uses the static lock_name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lock_name_path == null || can(regex("^\\$(\\.[A-Za-z_][A-Za-z0-9_-]*)+$", coalesce(var.lock_name_path, "$.x")))
+    error_message = "The lock name path must be a simple JSONPath into the execution input such as \"$.customerId\" or \"$.tenant.id\" (dot notation; names of letters, digits, '_' and '-')."
+  }
+}
+
+variable "concurrency_limit" {
+  description = "Most executions (counted by weight) allowed inside the work at once, per lock."
+  type        = number
+
+  validation {
+    condition     = var.concurrency_limit >= 1 && var.concurrency_limit <= 100000 && floor(var.concurrency_limit) == var.concurrency_limit
+    error_message = "The concurrency limit must be a whole number from 1 to 100000."
+  }
+}
+
+variable "per_item_concurrency" {
+  description = "Weight of one execution: how many of the concurrency_limit slots it takes. At most concurrency_limit."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.per_item_concurrency >= 1 && floor(var.per_item_concurrency) == var.per_item_concurrency
+    error_message = "The per-item concurrency (weight) must be a whole number of at least 1 (and at most concurrency_limit)."
+  }
+}
+
+variable "acquire_wait_seconds" {
+  description = "Seconds a waiting execution sleeps between acquisition attempts while the semaphore is full."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.acquire_wait_seconds >= 1 && var.acquire_wait_seconds <= 3600 && floor(var.acquire_wait_seconds) == var.acquire_wait_seconds
+    error_message = "The acquire wait must be a whole number of seconds from 1 to 3600."
+  }
+}
+
+variable "work_definition" {
+  description = "The work to run while holding the semaphore, as a JSON ASL fragment with StartAt and States (like a Parallel branch), e.g. jsonencode({ StartAt = \"Call API\", States = { ... } })."
+  type        = string
+
+  validation {
+    condition     = can(jsondecode(var.work_definition).StartAt) && can(keys(jsondecode(var.work_definition).States)) && can(jsondecode(var.work_definition).States[jsondecode(var.work_definition).StartAt])
+    error_message = "The work definition must be a JSON object with \"StartAt\" and \"States\", where StartAt names one of the States."
+  }
+}
+
+################################################################################
+# State machine
+################################################################################
+
+variable "state_machine_name" {
+  description = "Name of the state machine. Defaults to name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.state_machine_name == null || can(regex("^[A-Za-z0-9_-]{1,80}$", var.state_machine_name))
+    error_message = "The state machine name must be 1 to 80 characters of letters, digits, '-' and '_'."
+  }
+}
+
+variable "state_machine_type" {
+  description = "STANDARD or EXPRESS. Use STANDARD when executions can wait long for a slot or run over 5 minutes; the reaper relies on STANDARD status events."
+  type        = string
+  default     = "STANDARD"
+
+  validation {
+    condition     = contains(["STANDARD", "EXPRESS"], var.state_machine_type)
+    error_message = "The state machine type must be \"STANDARD\" or \"EXPRESS\"."
+  }
+}
+
+variable "state_machine_timeout_seconds" {
+  description = "TimeoutSeconds for the whole execution, waiting included. Null means no timeout of the module's own (Standard: one year)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.state_machine_timeout_seconds == null || (coalesce(var.state_machine_timeout_seconds, 1) >= 1 && coalesce(var.state_machine_timeout_seconds, 1) <= 31536000 && floor(coalesce(var.state_machine_timeout_seconds, 1)) == coalesce(var.state_machine_timeout_seconds, 1))
+    error_message = "The state machine timeout must be a whole number of seconds from 1 to 31536000 (one year), or null."
+  }
+}
+
+variable "logging_level" {
+  description = "Execution logging level: OFF, ALL, ERROR or FATAL. Anything but OFF sends logs to the log group."
+  type        = string
+  default     = "OFF"
+
+  validation {
+    condition     = contains(["OFF", "ALL", "ERROR", "FATAL"], var.logging_level)
+    error_message = "The logging level must be one of OFF, ALL, ERROR, FATAL."
+  }
+}
+
+variable "logging_include_execution_data" {
+  description = "Whether execution logs include inputs and outputs (they can hold your data)."
+  type        = bool
+  default     = false
+}
+
+variable "create_cloudwatch_log_group" {
+  description = "Whether to create the log group for execution logs (when logging_level is not OFF). Set false to use cloudwatch_log_group_arn."
+  type        = bool
+  default     = true
+}
+
+variable "cloudwatch_log_group_arn" {
+  description = "ARN of an existing log group for execution logs, used when create_cloudwatch_log_group is false."
+  type        = string
+  default     = null
+}
+
+variable "cloudwatch_log_group_retention_in_days" {
+  description = "Retention of the execution log group the module creates, in days."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653], var.cloudwatch_log_group_retention_in_days)
+    error_message = "The log retention must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653 days."
+  }
+}
+
+variable "cloudwatch_log_group_kms_key_arn" {
+  description = "ARN of a KMS key to encrypt the execution log group the module creates. Null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
+variable "tracing_enabled" {
+  description = "Whether AWS X-Ray tracing is on for the state machine."
+  type        = bool
+  default     = false
+}
+
+################################################################################
+# IAM
+################################################################################
+
+variable "role_arn" {
+  description = "ARN of an existing IAM role for the state machine. Null creates a least-privilege role (only this semaphore's lock table, plus logging and tracing when on). A role you bring must allow whatever your work states call."
+  type        = string
+  default     = null
+}
+
+variable "role_permissions_boundary" {
+  description = "ARN of a permissions boundary for the role the module creates."
+  type        = string
+  default     = null
+}
+
+variable "role_policy_json" {
+  description = "Extra IAM policy (JSON) attached to the created role, for the services your work states call."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_policy_json == null || can(jsondecode(coalesce(var.role_policy_json, "{}")).Statement)
+    error_message = "The role policy must be an IAM policy document in JSON with a \"Statement\"."
+  }
+}
