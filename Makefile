@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY    := .venv/bin/python
 PORT  ?= 4566
 
-.PHONY: help setup sandbox demo test lint
+.PHONY: help setup sandbox demo test lint docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,5 +14,14 @@ setup: ## .venv with pinned deps, Terraform 1.0.3 and the aws provider 3.39.0 un
 sandbox: setup ## run the local AWS in the foreground on PORT (default 4566) until interrupted
 	$(PY) -m localaws --port $(PORT)
 
-test: setup ## every test: unit, functional and end to end
+test: setup lint ## every gate, then every test: unit, functional and end to end
 	$(PY) -m pytest -n 2 --dist loadgroup
+
+lint: setup ## static gates: terraform fmt/validate, ruff, mypy --strict lambdas/, README tables, Lambda bundles
+	@bash scripts/lint.sh
+
+docs: setup ## regenerate the README Inputs/Outputs/Resources tables from the .tf files
+	$(PY) scripts/tfdocs.py
+
+demo: setup ## apply examples/basic to a local AWS and watch 20 executions contend for 3 slots, live
+	$(PY) scripts/demo.py
