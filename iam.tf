@@ -3,6 +3,8 @@ locals {
   role_arn    = local.create_role ? aws_iam_role.this[0].arn : var.role_arn
 }
 
+data "aws_partition" "current" {}
+
 data "aws_iam_policy_document" "assume_role" {
   count = local.create_role ? 1 : 0
 
@@ -33,6 +35,24 @@ data "aws_iam_policy_document" "this" {
     sid       = "LockTable"
     actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     resources = [local.lock_table_arn]
+  }
+
+  # A lock table encrypted with your key: the role may use that key, and only through DynamoDB, so its reads
+  # and writes work whether the key policy grants DynamoDB's callers directly or delegates to IAM.
+  dynamic "statement" {
+    for_each = var.lock_table_kms_key_arn != null ? [1] : []
+
+    content {
+      sid       = "LockTableKey"
+      actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+      resources = [var.lock_table_kms_key_arn]
+
+      condition {
+        test     = "StringLike"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.*.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
   }
 
   # Step Functions delivers logs through CloudWatch Logs' vended-log APIs, which have no resource-level

@@ -83,6 +83,7 @@ locals {
 ################################################################################
 
 resource "aws_sfn_state_machine" "this" {
+  #checkov:skip=CKV_AWS_285:Execution inputs/outputs can hold users' data, so logs include them only when logging_include_execution_data is set
   name       = coalesce(var.state_machine_name, var.name)
   role_arn   = local.role_arn
   type       = var.state_machine_type

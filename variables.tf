@@ -51,7 +51,7 @@ variable "lock_id_attribute" {
 }
 
 variable "lock_table_kms_key_arn" {
-  description = "ARN of a customer-managed KMS key to encrypt the lock table. Null uses the AWS-managed key (encryption at rest is always on)."
+  description = "ARN of a customer-managed KMS key to encrypt the lock table. Null uses the AWS-managed key (encryption at rest is always on). Also set it when an existing table (create_lock_table = false) is encrypted with your key: the role gets kms:Decrypt/Encrypt/GenerateDataKey on that key, through DynamoDB only."
   type        = string
   default     = null
 
@@ -213,15 +213,20 @@ variable "cloudwatch_log_group_retention_in_days" {
 }
 
 variable "cloudwatch_log_group_kms_key_arn" {
-  description = "ARN of a KMS key to encrypt the execution log group the module creates. Null uses CloudWatch Logs' own encryption."
+  description = "ARN of a customer-managed KMS key to encrypt the execution log group the module creates (/aws/vendedlogs/states/<state machine name>); its key policy must let CloudWatch Logs (logs.<region>.amazonaws.com) use it for that log group. Null uses CloudWatch Logs' own encryption."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.cloudwatch_log_group_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.cloudwatch_log_group_kms_key_arn))
+    error_message = "The log group KMS key must be a KMS key ARN (arn:aws:kms:...), or null."
+  }
 }
 
 variable "tracing_enabled" {
-  description = "Whether AWS X-Ray tracing is on for the state machine."
+  description = "Whether AWS X-Ray tracing is on for the state machine (sampled traces of the acquire, wait, work and release steps). Adds the four X-Ray write actions to the role. Set false to turn it off."
   type        = bool
-  default     = false
+  default     = true
 }
 
 ################################################################################
