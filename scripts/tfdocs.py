@@ -1,7 +1,9 @@
 """Generate the Inputs, Outputs and Resources tables of a module's README from its .tf files.
 
 terraform-docs is not obtainable offline here, so this does the part we use: it rewrites the text between
-``<!-- BEGIN_TF_DOCS -->`` and ``<!-- END_TF_DOCS -->`` in each module's README.md.
+``<!-- BEGIN_TF_DOCS -->`` and ``<!-- END_TF_DOCS -->`` in the README.md of the root module, of every
+sub-module (``modules/*``) and of every example (``examples/*``), and fails when one of those has no README
+with the markers.
 
     python scripts/tfdocs.py            # rewrite every README that has the markers
     python scripts/tfdocs.py --check    # exit 1 and name the stale READMEs (CI)
@@ -100,18 +102,30 @@ def update(readme: Path, check: bool) -> bool:
     return True
 
 
+def _has_markers(readme: Path) -> bool:
+    if not readme.exists():
+        return False
+    text = readme.read_text()
+    return BEGIN in text and END in text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--check", action="store_true", help="fail when a README's tables are out of date")
     args = parser.parse_args(argv)
-    readmes = [ROOT / "README.md", *sorted((ROOT / "modules").glob("*/README.md"))]
-    stale = [str(r.relative_to(ROOT)) for r in readmes if r.exists() and not update(r, args.check)]
+    # Every sub-module and every example is documented: a directory of .tf files without a README that has
+    # the markers fails, so a new module cannot land without its tables.
+    roots = [ROOT, *sorted(d for pattern in ("modules/*", "examples/*") for d in ROOT.glob(pattern))]
+    readmes = [d / "README.md" for d in roots if any(d.glob("*.tf"))]
+    undocumented = [str(r.relative_to(ROOT)) for r in readmes if not _has_markers(r)]
+    stale = [str(r.relative_to(ROOT)) for r in readmes if _has_markers(r) and not update(r, args.check)]
     if stale:
         print("README tables out of date (run `make docs`): " + ", ".join(stale), file=sys.stderr)
-        return 1
-    return 0
+    if undocumented:
+        print(f"README missing, or without {BEGIN} ... {END}: " + ", ".join(undocumented), file=sys.stderr)
+    return 1 if stale or undocumented else 0
 
 
 if __name__ == "__main__":
