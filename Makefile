@@ -3,10 +3,10 @@ SHELL := /bin/bash
 PY    := .venv/bin/python
 PORT  ?= 4566
 
-.PHONY: help setup sandbox demo test lint docs
+.PHONY: help setup sandbox demo test lint docs bundle check-bundle
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: ## .venv with pinned deps, Terraform 1.0.3 and the aws provider 3.39.0 under .tools/ (offline, idempotent)
 	@bash scripts/setup.sh
@@ -19,6 +19,12 @@ test: setup lint ## every gate, then every test: unit, functional and end to end
 
 lint: setup ## static gates: terraform fmt/validate, ruff, mypy --strict lambdas/, README tables, Lambda bundles
 	@bash scripts/lint.sh
+
+bundle: setup ## rebuild the reproducible Lambda zips under lambdas/dist/ (commit them)
+	$(PY) scripts/bundle.py
+
+check-bundle: setup ## fail if a checked-in Lambda zip differs from its sources byte for byte
+	$(PY) scripts/bundle.py --check
 
 docs: setup ## regenerate the README Inputs/Outputs/Resources tables from the .tf files
 	$(PY) scripts/tfdocs.py
