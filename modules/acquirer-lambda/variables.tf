@@ -13,7 +13,7 @@ variable "name" {
 }
 
 variable "filename" {
-  description = "Path of the deployment package. Null uses this repository's reproducible bundle, lambdas/dist/acquire_lock.zip (built by `make bundle`)."
+  description = "Path of the deployment package. Null uses this repository's reproducible bundle, lambdas/dist/acquire_lock.zip (built by `make bundle`), found relative to this module: set it when the module directory is used without the repository around it (e.g. sourced by an absolute local path, which Terraform copies alone)."
   type        = string
   default     = null
 
