@@ -1,9 +1,9 @@
 """Patches that close the gaps between moto and AWS, applied in the server process before it serves."""
 
-from localaws.patches import awslambda, dynamodb
+from localaws.patches import awslambda, dynamodb, events
 
 #: Every patch module exposes ``apply()``; they are applied in this order.
-ALL = (dynamodb, awslambda)
+ALL = (dynamodb, awslambda, events)
 
 
 def apply_all() -> None:
