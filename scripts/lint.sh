@@ -5,7 +5,15 @@ cd "$(dirname "$0")/.."
 TF=.tools/bin/terraform
 PY=.venv/bin/python
 
-step() { printf '\n== %s\n' "$*"; }
+# Each gate's heading, with the seconds the previous gate took (CI has a time budget: see where it goes).
+usec() { echo "${EPOCHREALTIME/./}"; }
+seconds_since() { local d=$(( $(usec) - $1 )); printf '%d.%d' $((d / 1000000)) $((d % 1000000 / 100000)); }
+started=$(usec); last=
+step() {
+  [ -z "$last" ] || echo "   ($(seconds_since "$last") s)"
+  last=$(usec)
+  printf '\n== %s\n' "$*"
+}
 
 step "terraform fmt"
 $TF fmt -check -recursive -diff .
@@ -61,5 +69,5 @@ for dir in modules/* examples/*; do
   checkov_dir "$dir"
 done
 
-echo
-echo "lint: all gates passed"
+step "done"
+echo "lint: all gates passed in $(seconds_since "$started") s"
