@@ -30,11 +30,23 @@ resource "aws_iam_role" "this" {
 data "aws_iam_policy_document" "this" {
   count = local.create_role ? 1 : 0
 
-  # The semaphore itself: read and conditionally update items of its own lock table, nothing else.
+  # The semaphore itself: read and conditionally update items of its own lock table, nothing else. With a
+  # lock name from the execution input it also writes and deletes its index item (docs/lock-item.md).
   statement {
     sid       = "LockTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    actions   = concat(["dynamodb:GetItem", "dynamodb:UpdateItem"], local.dynamic_lock_name ? ["dynamodb:PutItem", "dynamodb:DeleteItem"] : [])
     resources = [local.lock_table_arn]
+  }
+
+  # Warm-up: the acquire state invokes the acquirer Lambda, and only it.
+  dynamic "statement" {
+    for_each = local.warmup ? [1] : []
+
+    content {
+      sid       = "AcquirerLambda"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [module.acquirer[0].function_arn]
+    }
   }
 
   # A lock table encrypted with your key: the role may use that key, and only through DynamoDB, so its reads

@@ -47,3 +47,8 @@ output "release_state" {
   description = "JSON of the state that releases the semaphore (idempotent, ResultPath null), without Next or End: merge in your own transition."
   value       = jsonencode(local.release_state)
 }
+
+output "acquirer_function_name" {
+  description = "Name of the acquirer Lambda (only with warmup_tps_limit), or null."
+  value       = try(module.acquirer[0].function_name, null)
+}

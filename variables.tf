@@ -135,6 +135,76 @@ variable "work_definition" {
   }
 }
 
+variable "warmup_tps_limit" {
+  description = "Warm-up rate limit: at most this many grants per second per lock, on top of concurrency_limit (e.g. 2 spaces grants 500 ms apart). Null acquires with the pure Step Functions path; a number adds the acquirer Lambda."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.warmup_tps_limit == null || (coalesce(var.warmup_tps_limit, 1) > 0 && coalesce(var.warmup_tps_limit, 1) <= 1000)
+    error_message = "The warm-up TPS limit must be a number greater than 0 and at most 1000 grants per second, or null for no warm-up limit."
+  }
+}
+
+################################################################################
+# Lambda functions (the acquirer, when warmup_tps_limit is set)
+################################################################################
+
+variable "lambda_runtime" {
+  description = "Python runtime of the module's Lambda functions."
+  type        = string
+  default     = "python3.12"
+
+  validation {
+    condition     = can(regex("^python3\\.(8|9|10|11|12|13)$", var.lambda_runtime))
+    error_message = "The Lambda runtime must be one of python3.8, python3.9, python3.10, python3.11, python3.12 or python3.13."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Memory of the module's Lambda functions, in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
+    error_message = "The Lambda memory size must be a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "lambda_reserved_concurrent_executions" {
+  description = "Reserved concurrency of the module's Lambda functions; -1 leaves them unreserved."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.lambda_reserved_concurrent_executions >= -1 && floor(var.lambda_reserved_concurrent_executions) == var.lambda_reserved_concurrent_executions
+    error_message = "The reserved concurrency must be -1 (unreserved) or a whole number of at least 0."
+  }
+}
+
+variable "lambda_kms_key_arn" {
+  description = "ARN of a KMS key that encrypts the Lambda functions' environment variables. Null uses the AWS-managed key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", coalesce(var.lambda_kms_key_arn, "x")))
+    error_message = "The Lambda KMS key must be a KMS key ARN (arn:aws:kms:...), or null."
+  }
+}
+
+variable "lambda_dead_letter_target_arn" {
+  description = "ARN of an SQS queue or SNS topic for the Lambda functions' failed asynchronous invocations. Null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_dead_letter_target_arn == null || can(regex("^arn:aws[a-z-]*:(sqs|sns):", coalesce(var.lambda_dead_letter_target_arn, "x")))
+    error_message = "The dead-letter target must be an SQS queue or SNS topic ARN, or null."
+  }
+}
+
 ################################################################################
 # State machine
 ################################################################################
