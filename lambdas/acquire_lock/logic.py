@@ -44,7 +44,7 @@ from semaphore_core.errors import (
     SemaphoreFullError,
     WarmupTooSoonError,
 )
-from semaphore_core.lock_item import LOCK_COUNT, NEXT_GRANT_AT, LockItem, holder_value
+from semaphore_core.lock_item import LOCK_COUNT, NEXT_GRANT_AT, VERSION, LockItem, holder_value
 from semaphore_core.validation import (
     optional_positive_number,
     require_exact_keys,
@@ -118,9 +118,10 @@ class Grant:
 
 def build_update(request: AcquireRequest, config: LockTableConfig, now_ms: int) -> dict[str, Any]:
     """The UpdateItem arguments of one grant attempt at ``now_ms``."""
-    names = {"#count": LOCK_COUNT, "#holder": request.execution_arn}
+    names = {"#count": LOCK_COUNT, "#holder": request.execution_arn, "#version": VERSION}
     values = {
         ":zero": number(0),
+        ":one": number(1),
         ":weight": number(request.weight),
         ":limit_minus_weight": number(request.limit - request.weight),
         ":holder": holder_value(request.weight, iso8601_utc(now_ms)),
@@ -139,7 +140,7 @@ def build_update(request: AcquireRequest, config: LockTableConfig, now_ms: int) 
     return {
         "TableName": config.table_name,
         "Key": {config.lock_id_attribute: string(request.lock_name)},
-        "UpdateExpression": update,
+        "UpdateExpression": update + " ADD #version :one",
         "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,

@@ -15,6 +15,8 @@ from semaphore_core.errors import LockItemCorruptError
 DEFAULT_LOCK_ID_ATTRIBUTE = "LockName"
 LOCK_COUNT = "lockCount"
 NEXT_GRANT_AT = "nextGrantAt"
+#: Bumped by every write to a lock item, so read-modify-write writers (queue mode) can condition on it.
+VERSION = "version"
 #: Every holder attribute is an execution ARN, and nothing else in the item starts with this.
 HOLDER_PREFIX = "arn:"
 HOLDER_WEIGHT = "weight"

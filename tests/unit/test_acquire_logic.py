@@ -43,15 +43,20 @@ def test_update_without_warm_up() -> None:
     update = build_update(request(weight=2, limit=5), CONFIG, NOW)
     assert update["TableName"] == "locks"
     assert update["Key"] == {"LockName": {"S": "gpu"}}
-    assert (
-        update["UpdateExpression"] == "SET #count = if_not_exists(#count, :zero) + :weight, #holder = :holder"
+    assert update["UpdateExpression"] == (
+        "SET #count = if_not_exists(#count, :zero) + :weight, #holder = :holder ADD #version :one"
     )
     assert update["ConditionExpression"] == (
         "(attribute_not_exists(#count) OR #count <= :limit_minus_weight) AND attribute_not_exists(#holder)"
     )
-    assert update["ExpressionAttributeNames"] == {"#count": "lockCount", "#holder": ARN}
+    assert update["ExpressionAttributeNames"] == {
+        "#count": "lockCount",
+        "#holder": ARN,
+        "#version": "version",
+    }
     values = update["ExpressionAttributeValues"]
     assert values[":weight"] == {"N": "2"}
+    assert values[":one"] == {"N": "1"}
     assert values[":limit_minus_weight"] == {"N": "3"}
     assert values[":holder"] == {"M": {"weight": {"N": "2"}, "acquiredAt": {"S": "2023-11-14T22:13:20.000Z"}}}
     assert update["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
@@ -59,7 +64,7 @@ def test_update_without_warm_up() -> None:
 
 def test_update_with_warm_up_checks_and_moves_the_next_grant_time() -> None:
     update = build_update(request(tps=3), CONFIG, NOW)
-    assert update["UpdateExpression"].endswith(", #next = :next_grant_at")
+    assert update["UpdateExpression"].endswith(", #next = :next_grant_at ADD #version :one")
     assert update["ConditionExpression"].endswith(" AND (attribute_not_exists(#next) OR #next <= :now_ms)")
     assert update["ExpressionAttributeNames"]["#next"] == "nextGrantAt"
     assert update["ExpressionAttributeValues"][":now_ms"] == {"N": str(NOW)}
