@@ -7,8 +7,9 @@ provider "aws" {
 module "sfn_semaphore" {
   source = "../../"
 
-  name              = var.name
-  concurrency_limit = var.concurrency_limit
+  name                 = var.name
+  concurrency_limit    = var.concurrency_limit
+  acquire_wait_seconds = var.acquire_wait_seconds
 
   work_definition = jsonencode({
     StartAt = "Do work"

@@ -21,3 +21,9 @@ variable "work_seconds" {
   type        = number
   default     = 1
 }
+
+variable "acquire_wait_seconds" {
+  description = "Seconds a waiting execution sleeps before it tries again for a slot."
+  type        = number
+  default     = 5
+}
