@@ -20,7 +20,6 @@ locals {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:It calls only DynamoDB, on a table its role alone may touch; a VPC would add network interfaces, slower cold starts and ec2 permissions, with a gateway endpoint to run
   #checkov:skip=CKV_AWS_272:The package is uploaded from the reproducible, checked-in zip whose hash is source_code_hash; AWS Signer signs only packages in S3
-  #checkov:skip=CKV_AWS_50:Tracing is the tracing_mode variable; the root module passes Active whenever tracing_enabled is true (its default)
   function_name    = var.name
   description      = "Grants slots of semaphores in ${var.lock_table_name} under a concurrency limit and an optional warm-up rate."
   role             = aws_iam_role.this.arn
@@ -49,12 +48,9 @@ resource "aws_lambda_function" "this" {
     }
   }
 
-  dynamic "tracing_config" {
-    for_each = var.tracing_mode != null ? [var.tracing_mode] : []
-
-    content {
-      mode = tracing_config.value
-    }
+  # Always set (PassThrough is Lambda's own default), so scanners see the mode the function really has.
+  tracing_config {
+    mode = var.tracing_mode
   }
 
   tags = var.tags

@@ -90,13 +90,13 @@ variable "dead_letter_target_arn" {
 }
 
 variable "tracing_mode" {
-  description = "X-Ray tracing mode: \"PassThrough\", \"Active\" (the role may then send traces), or null to leave Lambda's default."
+  description = "X-Ray tracing mode: \"PassThrough\" (Lambda's default: trace only when the caller's request is sampled) or \"Active\" (the role may then send traces)."
   type        = string
-  default     = null
+  default     = "PassThrough"
 
   validation {
-    condition     = var.tracing_mode == null || contains(["PassThrough", "Active"], coalesce(var.tracing_mode, "PassThrough"))
-    error_message = "The tracing mode must be \"PassThrough\", \"Active\" or null."
+    condition     = contains(["PassThrough", "Active"], var.tracing_mode)
+    error_message = "The tracing mode must be \"PassThrough\" or \"Active\"."
   }
 }
 
