@@ -28,6 +28,7 @@ DIST = LAMBDAS / "dist"
 #: Function name -> the packages (directories under lambdas/) its zip holds. One line per function.
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     "acquire_lock": ("acquire_lock", "semaphore_core"),
+    "sweeper": ("sweeper", "semaphore_core"),
 }
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)

@@ -1,0 +1,377 @@
+"""One sweep: give back every slot whose holder's execution is no longer running.
+
+Pure with respect to AWS: the DynamoDB and Step Functions clients, the clock and the cursor come in as
+arguments, so the logic runs the same against AWS, moto or a stub.
+
+For every item of every lock table (docs/lock-item.md), within a budget of items and time:
+
+- a **lock item** (key not starting with ``arn:``): each holder entry (attribute named by an execution ARN)
+  whose execution has ENDED or is GONE is released; one whose status cannot be read is released only when a
+  lease is set and the entry is older than the lease; a RUNNING holder is never touched;
+- an **index item** (key = an execution ARN): deleted once that execution is no longer running.
+
+A release is the reaper's write: ``SET lockCount = lockCount - <entry>.weight REMOVE <entry> ADD version 1``
+on condition ``attribute_exists(<entry>)``. DynamoDB reads the recorded weight as it writes, and a holder
+released first by its execution or the reaper fails the condition instead of counting twice, so the count
+never goes below 0. Holders of state machines this sweeper does not look after are left alone.
+
+Nothing in an item can crash a sweep: a malformed item or entry is counted as an error and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from semaphore_core.clock import Clock
+from semaphore_core.dynamo import AttributeValue, error_code, is_conditional_check_failed, number, string
+from semaphore_core.lock_item import (
+    HOLDER_ACQUIRED_AT,
+    HOLDER_WEIGHT,
+    LOCK_COUNT,
+    VERSION,
+    is_holder_attribute,
+)
+from sweeper.config import LockTable, SweeperConfig
+from sweeper.executions import ExecutionState, State, StepFunctionsClient, execution_state, state_machine_of
+from sweeper.timestamps import parse_timestamp_ms
+
+logger = logging.getLogger(__name__)
+
+#: Items per Scan page (fewer when less of the item budget is left).
+PAGE_SIZE = 100
+
+Key = Dict[str, AttributeValue]
+
+
+class SweeperDynamoDB(Protocol):
+    """The part of the boto3 DynamoDB client the sweeper uses."""
+
+    def scan(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def update_item(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def delete_item(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+@dataclass
+class SweepCursor:
+    """Where the next run starts: a table (index into the config's tables) and the key after which to scan.
+
+    The handler keeps one per execution environment, so a run cut short by its budget is continued by the
+    next run that lands on the same warm environment; a cold start begins again at the first table.
+    """
+
+    table_index: int = 0
+    start_key: Key | None = None
+
+    def reset(self) -> None:
+        self.table_index = 0
+        self.start_key = None
+
+
+@dataclass
+class SweepResult:
+    #: Items read (lock items and index items).
+    scanned: int = 0
+    #: Holders given back by this run (``released_by_lease`` of them because of the lease).
+    released: int = 0
+    released_by_lease: int = 0
+    #: Holders left in place: running, status unknown within the lease, or another sweeper's.
+    kept: int = 0
+    #: Holders released by someone else between the scan and the write.
+    already_released: int = 0
+    index_items_deleted: int = 0
+    #: Status reads or writes that failed, and malformed items or entries.
+    errors: int = 0
+    #: Whether the run reached the end of the last table (False: the budget ran out first).
+    complete: bool = False
+    #: Per-run notes for the log: the first few problems.
+    problems: list[str] = field(default_factory=list)
+
+    MAX_PROBLEMS = 20
+
+    def problem(self, message: str) -> None:
+        self.errors += 1
+        if len(self.problems) < self.MAX_PROBLEMS:
+            self.problems.append(message)
+
+    def to_response(self) -> dict[str, Any]:
+        response = asdict(self)
+        return {
+            "scanned": response["scanned"],
+            "released": response["released"],
+            "releasedByLease": response["released_by_lease"],
+            "kept": response["kept"],
+            "alreadyReleased": response["already_released"],
+            "indexItemsDeleted": response["index_items_deleted"],
+            "errors": response["errors"],
+            "complete": response["complete"],
+            "problems": response["problems"],
+        }
+
+
+class _Budget:
+    def __init__(self, clock: Clock, max_items: int, max_ms: int) -> None:
+        self._clock = clock
+        self._deadline_ms = clock() + max_ms
+        self.items_left = max_items
+
+    def exhausted(self) -> bool:
+        return self.items_left <= 0 or self._clock() >= self._deadline_ms
+
+
+def sweep(
+    dynamodb: SweeperDynamoDB,
+    sfn: StepFunctionsClient,
+    clock: Clock,
+    config: SweeperConfig,
+    cursor: SweepCursor,
+    max_ms: int | None = None,
+) -> SweepResult:
+    """Sweeps from ``cursor`` until every table is done or the budget is spent; moves ``cursor`` along."""
+    result = SweepResult()
+    budget = _Budget(
+        clock, config.max_items, max_ms if max_ms is not None else int(config.max_seconds * 1000)
+    )
+    statuses: dict[str, ExecutionState] = {}
+    if cursor.table_index >= len(config.tables):
+        cursor.reset()
+    while cursor.table_index < len(config.tables):
+        table = config.tables[cursor.table_index]
+        finished = _sweep_table(dynamodb, sfn, clock, config, table, cursor, budget, statuses, result)
+        if not finished:
+            break
+        cursor.table_index += 1
+        cursor.start_key = None
+    else:
+        result.complete = True
+        cursor.reset()
+    logger.info(json.dumps({"outcome": "swept", **result.to_response()}))
+    return result
+
+
+def _sweep_table(
+    dynamodb: SweeperDynamoDB,
+    sfn: StepFunctionsClient,
+    clock: Clock,
+    config: SweeperConfig,
+    table: LockTable,
+    cursor: SweepCursor,
+    budget: _Budget,
+    statuses: dict[str, ExecutionState],
+    result: SweepResult,
+) -> bool:
+    """Scans one table from the cursor; True when its end was reached, False when the budget ran out."""
+    while True:
+        if budget.exhausted():
+            return False
+        request: dict[str, Any] = {"TableName": table.name, "Limit": min(PAGE_SIZE, budget.items_left)}
+        if cursor.start_key is not None:
+            request["ExclusiveStartKey"] = cursor.start_key
+        try:
+            page = dynamodb.scan(**request)
+        except (ClientError, BotoCoreError) as error:
+            result.problem(f"scan of {table.name} failed: {_describe(error)}")
+            return False  # try again from the same place next run
+        for item in page.get("Items", []):
+            if budget.exhausted():
+                return False
+            budget.items_left -= 1
+            result.scanned += 1
+            key = _key_of(item, table)
+            if key is None:
+                result.problem(f"{table.name}: an item without a string {table.lock_id_attribute!r} key")
+                continue
+            _sweep_item(dynamodb, sfn, clock, config, table, key, item, statuses, result)
+            cursor.start_key = key
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return True
+        cursor.start_key = last
+
+
+def _sweep_item(
+    dynamodb: SweeperDynamoDB,
+    sfn: StepFunctionsClient,
+    clock: Clock,
+    config: SweeperConfig,
+    table: LockTable,
+    key: Key,
+    item: Mapping[str, Any],
+    statuses: dict[str, ExecutionState],
+    result: SweepResult,
+) -> None:
+    name = key[table.lock_id_attribute]["S"]
+    if is_holder_attribute(name):
+        _sweep_index_item(dynamodb, sfn, config, table, key, name, statuses, result)
+        return
+    for attribute, value in item.items():
+        if is_holder_attribute(attribute):
+            _sweep_holder(dynamodb, sfn, clock, config, table, key, attribute, value, statuses, result)
+
+
+def _sweep_holder(
+    dynamodb: SweeperDynamoDB,
+    sfn: StepFunctionsClient,
+    clock: Clock,
+    config: SweeperConfig,
+    table: LockTable,
+    key: Key,
+    holder: str,
+    value: object,
+    statuses: dict[str, ExecutionState],
+    result: SweepResult,
+) -> None:
+    where = f"{table.name}/{key[table.lock_id_attribute]['S']}/{holder}"
+    fields = value.get("M") if isinstance(value, Mapping) else None
+    if not isinstance(fields, Mapping) or not _is_whole_positive(fields.get(HOLDER_WEIGHT)):
+        result.kept += 1
+        result.problem(f"{where}: not a holder entry with a whole, positive weight: {value!r}"[:300])
+        return
+    if not _looks_after(config, holder):
+        result.kept += 1
+        return
+    state = _state(sfn, holder, statuses)
+    if state.state is State.RUNNING:
+        result.kept += 1
+        return
+    by_lease = False
+    if state.state is State.UNKNOWN:
+        if not _lease_expired(config, fields, clock):
+            result.kept += 1
+            result.problem(f"{where}: status unknown ({state.detail}), kept")
+            return
+        by_lease = True
+        result.problem(f"{where}: status unknown ({state.detail}), released: older than the lease")
+    _release(dynamodb, table, key, holder, where, state, by_lease, result)
+
+
+def _release(
+    dynamodb: SweeperDynamoDB,
+    table: LockTable,
+    key: Key,
+    holder: str,
+    where: str,
+    state: ExecutionState,
+    by_lease: bool,
+    result: SweepResult,
+) -> None:
+    try:
+        dynamodb.update_item(**release_arguments(table, key, holder))
+    except ClientError as error:
+        if is_conditional_check_failed(error):
+            result.already_released += 1
+            return
+        result.kept += 1
+        result.problem(f"{where}: release failed: {_describe(error)}")
+        return
+    except BotoCoreError as error:
+        result.kept += 1
+        result.problem(f"{where}: release failed: {_describe(error)}")
+        return
+    result.released += 1
+    if by_lease:
+        result.released_by_lease += 1
+    logger.info(
+        json.dumps(
+            {
+                "outcome": "released",
+                "table": table.name,
+                "lockName": key[table.lock_id_attribute]["S"],
+                "executionArn": holder,
+                "executionStatus": state.detail,
+                "byLease": by_lease,
+            }
+        )
+    )
+
+
+def release_arguments(table: LockTable, key: Key, holder: str) -> dict[str, Any]:
+    """The UpdateItem that gives back ``holder``'s recorded weight, once (the reaper's write)."""
+    return {
+        "TableName": table.name,
+        "Key": key,
+        "UpdateExpression": "SET #count = #count - #holder.#weight REMOVE #holder ADD #version :one",
+        "ConditionExpression": "attribute_exists(#holder)",
+        "ExpressionAttributeNames": {
+            "#count": LOCK_COUNT,
+            "#holder": holder,
+            "#weight": HOLDER_WEIGHT,
+            "#version": VERSION,
+        },
+        "ExpressionAttributeValues": {":one": number(1)},
+    }
+
+
+def _sweep_index_item(
+    dynamodb: SweeperDynamoDB,
+    sfn: StepFunctionsClient,
+    config: SweeperConfig,
+    table: LockTable,
+    key: Key,
+    execution_arn: str,
+    statuses: dict[str, ExecutionState],
+    result: SweepResult,
+) -> None:
+    if not _looks_after(config, execution_arn):
+        return
+    state = _state(sfn, execution_arn, statuses)
+    if state.state in (State.RUNNING, State.UNKNOWN):
+        # A running execution needs it to find its lock again; an unknown one may be running.
+        return
+    try:
+        dynamodb.delete_item(TableName=table.name, Key=key)
+    except (ClientError, BotoCoreError) as error:
+        result.problem(f"{table.name}/{execution_arn}: index item delete failed: {_describe(error)}")
+        return
+    result.index_items_deleted += 1
+
+
+def _state(sfn: StepFunctionsClient, execution_arn: str, cache: dict[str, ExecutionState]) -> ExecutionState:
+    """One DescribeExecution per execution and run: an execution's holder entry and index item share it."""
+    if execution_arn not in cache:
+        cache[execution_arn] = execution_state(sfn, execution_arn)
+    return cache[execution_arn]
+
+
+def _looks_after(config: SweeperConfig, execution_arn: str) -> bool:
+    if not config.state_machine_arns:
+        return True
+    return state_machine_of(execution_arn) in config.state_machine_arns
+
+
+def _lease_expired(config: SweeperConfig, fields: Mapping[str, Any], clock: Clock) -> bool:
+    lease_ms = config.lease_ms
+    if lease_ms is None:
+        return False
+    acquired = fields.get(HOLDER_ACQUIRED_AT)
+    acquired_ms = parse_timestamp_ms(acquired.get("S") if isinstance(acquired, Mapping) else None)
+    if acquired_ms is None:
+        return False  # no age to judge by: never released on a guess
+    return clock() - acquired_ms >= lease_ms
+
+
+def _key_of(item: Mapping[str, Any], table: LockTable) -> Key | None:
+    value = item.get(table.lock_id_attribute)
+    if not isinstance(value, Mapping) or not isinstance(value.get("S"), str):
+        return None
+    return {table.lock_id_attribute: string(value["S"])}
+
+
+def _is_whole_positive(value: object) -> bool:
+    if not isinstance(value, Mapping) or not isinstance(value.get("N"), str):
+        return False
+    text = value["N"].strip()
+    return text.isdigit() and int(text) > 0
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return f"{error_code(error)}: {error.response.get('Error', {}).get('Message', '')}"
+    return f"{type(error).__name__}: {error}"
