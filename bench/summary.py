@@ -1,0 +1,103 @@
+"""The benchmark's parameters, and one mode's run summed up into the numbers the report shows."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench import metrics
+from bench.workload import ModeRun
+
+MODES = ("queue", "poll", "baseline")
+
+
+@dataclass(frozen=True)
+class Params:
+    """The workload, the same for every mode."""
+
+    executions: int
+    limit: int
+    weight: int
+    work_seconds: int
+    stagger_ms: int
+    poll_wait_seconds: int
+    baseline_wait_seconds: int
+    modes: tuple[str, ...]
+
+    @property
+    def capacity(self) -> int:
+        """How many executions fit inside the work at once."""
+        return self.limit // self.weight
+
+    @property
+    def ideal_makespan(self) -> float:
+        return metrics.ideal_makespan([self.weight] * self.executions, self.limit, self.work_seconds)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "modes": list(self.modes)}
+
+
+@dataclass(frozen=True)
+class ModeSummary:
+    """One mode's measurements. Times in seconds; None where nothing was measured."""
+
+    mode: str
+    executions: int
+    succeeded: int
+    makespan: float
+    ideal_makespan: float
+    handoffs: int
+    handoff_p50: float | None
+    handoff_p95: float | None
+    handoff_max: float | None
+    semaphore_transitions_mean: float
+    semaphore_transitions_max: int
+    work_transitions_mean: float
+    transitions_mean: float
+    cost_per_1000: float
+    semaphore_cost_per_1000: float
+    inversions: int
+    max_holders_sampled: int
+    max_count_sampled: int
+    max_in_work: int
+    lock_samples: int
+
+    @property
+    def makespan_ratio(self) -> float:
+        return self.makespan / self.ideal_makespan
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "makespan_ratio": self.makespan_ratio}
+
+
+def summarize(run: ModeRun, params: Params) -> ModeSummary:
+    """The numbers of one mode's run."""
+    records = run.records
+    latencies = metrics.handoff_latencies(records, params.capacity)
+    semaphore = [r.transitions.semaphore for r in records]
+    work = [r.transitions.work for r in records]
+    total_mean = statistics.fmean(r.transitions.total for r in records)
+    semaphore_mean = statistics.fmean(semaphore)
+    return ModeSummary(
+        mode=run.mode,
+        executions=len(records),
+        succeeded=sum(1 for r in records if r.status == "SUCCEEDED"),
+        makespan=metrics.makespan(records),
+        ideal_makespan=params.ideal_makespan,
+        handoffs=len(latencies),
+        handoff_p50=metrics.percentile(latencies, 50),
+        handoff_p95=metrics.percentile(latencies, 95),
+        handoff_max=max(latencies, default=None),
+        semaphore_transitions_mean=semaphore_mean,
+        semaphore_transitions_max=max(semaphore),
+        work_transitions_mean=statistics.fmean(work),
+        transitions_mean=total_mean,
+        cost_per_1000=total_mean * 1000 * metrics.PRICE_PER_TRANSITION,
+        semaphore_cost_per_1000=semaphore_mean * 1000 * metrics.PRICE_PER_TRANSITION,
+        inversions=metrics.fifo_inversions(records),
+        max_holders_sampled=max((s.holders for s in run.samples), default=0),
+        max_count_sampled=max((s.count for s in run.samples), default=0),
+        max_in_work=metrics.most_in_work(records),
+        lock_samples=len(run.samples),
+    )

@@ -1,0 +1,86 @@
+"""Run the benchmark's workload on one applied root and collect what the analysis needs.
+
+Starts the executions in arrival order, ``stagger`` seconds apart, while a ``HolderSampler`` reads the lock
+item every 50 ms; waits for all of them (one ``ListExecutions`` per half second, so the waiting adds almost no
+load to the local AWS); then reads every history.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench.metrics import ExecutionRecord, execution_record
+from harness import aws
+from harness.executions import HolderSampler, history, start_executions
+
+#: Seconds between two reads of the lock item.
+SAMPLE_INTERVAL = 0.05
+
+
+class WorkloadTimeoutError(TimeoutError):
+    """Executions were still running when the mode's time was up."""
+
+
+@dataclass(frozen=True)
+class LockSample:
+    """One read of the lock item: when, how many holders, and their total weight (``lockCount``)."""
+
+    time: float
+    holders: int
+    count: int
+
+
+@dataclass(frozen=True)
+class ModeRun:
+    """Everything one mode's run produced."""
+
+    mode: str
+    records: list[ExecutionRecord]
+    samples: list[LockSample]
+
+
+def _running(sfn: Any, state_machine_arn: str) -> int:
+    count = 0
+    kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "statusFilter": "RUNNING"}
+    while True:
+        page = sfn.list_executions(**kwargs)
+        count += len(page["executions"])
+        if not page.get("nextToken"):
+            return count
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def run_workload(
+    mode: str,
+    endpoint: str,
+    outputs: dict[str, Any],
+    executions: int,
+    stagger: float,
+    timeout: float,
+) -> ModeRun:
+    """Start ``executions`` executions of the root's state machine and wait for them (``timeout`` seconds
+    from the first start); raises ``WorkloadTimeoutError`` if some are still running then."""
+    sfn = aws.client("stepfunctions", endpoint)
+    state_machine_arn = outputs["state_machine_arn"]
+    lock = outputs["lock_name"]
+    with HolderSampler(endpoint, outputs["lock_table_name"], [lock], interval=SAMPLE_INTERVAL) as sampler:
+        deadline = time.monotonic() + timeout
+        arns = start_executions(
+            sfn, state_machine_arn, [{}] * executions, prefix=f"bench-{mode}", stagger=stagger
+        )
+        while (running := _running(sfn, state_machine_arn)) > 0:
+            if time.monotonic() >= deadline:
+                raise WorkloadTimeoutError(f"{mode}: {running} execution(s) still running after {timeout} s")
+            time.sleep(0.5)
+    records = [execution_record(index, arn, history(sfn, arn)) for index, arn in enumerate(arns)]
+    samples = [
+        LockSample(
+            time=sample.time,
+            holders=len(sample.locks[lock].holders),
+            count=sample.locks[lock].count or 0,
+        )
+        for sample in sampler.samples
+    ]
+    return ModeRun(mode=mode, records=records, samples=samples)
