@@ -17,20 +17,32 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+import time
+from typing import Any, Callable
 
-from acquire_lock.logic import AcquireRequest, acquire
+from acquire_lock.logic import AcquireRequest, acquire_waiting_for_warmup
 from semaphore_core.clock import Clock, system_clock_ms
 from semaphore_core.config import lock_table_config
 from semaphore_core.dynamo import get_client
 
 logging.getLogger("acquire_lock").setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
-#: The Lambda's clock; tests replace it to control time.
+#: The Lambda's clock and sleep; tests replace them to control time.
 clock: Clock = system_clock_ms
+sleep: Callable[[float], None] = time.sleep
+
+#: Longest the function sleeps, in total, for a warm-up grant that is due soon (instead of failing with
+#: WarmupTooSoonError and sending the execution through a Wait state of at least one second).
+MAX_WARMUP_WAIT_MS = 2000
+#: Time kept in hand before the function's own timeout.
+SAFETY_MARGIN_MS = 1000
 
 
 def lambda_handler(event: object, context: object) -> dict[str, Any]:
     request = AcquireRequest.from_event(event)
-    grant = acquire(get_client(), clock, lock_table_config(), request)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    budget_ms = MAX_WARMUP_WAIT_MS
+    if callable(remaining):
+        budget_ms = max(0, min(budget_ms, int(remaining()) - SAFETY_MARGIN_MS))
+    grant = acquire_waiting_for_warmup(get_client(), clock, sleep, lock_table_config(), request, budget_ms)
     return grant.to_response()

@@ -22,7 +22,7 @@ import json
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
@@ -212,6 +212,30 @@ def acquire(client: DynamoDBClient, clock: Clock, config: LockTableConfig, reque
         f"lock {request.lock_name!r} refused {MAX_ATTEMPTS} grants and changed before each could be"
         " classified: heavy contention, wait and try again"
     )
+
+
+def acquire_waiting_for_warmup(
+    client: DynamoDBClient,
+    clock: Clock,
+    sleep: Callable[[float], None],
+    config: LockTableConfig,
+    request: AcquireRequest,
+    max_wait_ms: int,
+) -> Grant:
+    """``acquire``, but when only the warm-up rate stands in the way and its next grant is due within
+    ``max_wait_ms`` (in total), sleep until then and try again, instead of sending the execution through a
+    Wait state of at least one second. This is what lets executions start at the full rate: with whole-second
+    Waits, waiters that retry in step would get about one grant per second whatever the rate allows.
+    """
+    waited_ms = 0
+    while True:
+        try:
+            return acquire(client, clock, config, request)
+        except WarmupTooSoonError as too_soon:
+            if waited_ms + too_soon.wait_ms > max_wait_ms:
+                raise
+            sleep(too_soon.wait_ms / 1000)
+            waited_ms += too_soon.wait_ms
 
 
 def _read_item(client: DynamoDBClient, config: LockTableConfig, request: AcquireRequest) -> Item | None:

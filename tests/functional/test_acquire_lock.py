@@ -7,6 +7,7 @@ malformed event; plus a race of many concurrent acquirers on one lock item that 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import random
 import sys
@@ -41,15 +42,25 @@ class FakeClock:
 
     def __init__(self, now_ms: int = T0) -> None:
         self.now_ms = now_ms
+        self.slept: list[float] = []
 
     def __call__(self) -> int:
         return self.now_ms
 
+    def sleep(self, seconds: float) -> None:
+        """The Lambda's sleep: moves this clock instead of waiting, and remembers each sleep."""
+        self.slept.append(seconds)
+        self.now_ms += math.ceil(seconds * 1000)
+
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The Lambda's clock and sleep, under the test's control. The handler's in-Lambda warm-up wait is off
+    (budget 0) so refusals surface as they are; tests of that wait set a budget themselves."""
     fake = FakeClock()
     monkeypatch.setattr(handler, "clock", fake)
+    monkeypatch.setattr(handler, "sleep", fake.sleep)
+    monkeypatch.setattr(handler, "MAX_WARMUP_WAIT_MS", 0)
     return fake
 
 
@@ -550,3 +561,27 @@ def test_the_atomic_patch_is_on_the_path_of_in_process_requests(
     monkeypatch.setattr(DynamoDBBackend, "update_item", probing_update_item)
     invoke(event())
     assert lock_free_during_request == [False]
+
+
+def test_a_grant_due_within_the_budget_is_waited_for_in_the_lambda(
+    ddb: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A free slot held back only by the warm-up rate: the function sleeps until the next grant is due and
+    grants, rather than sending the execution through a whole-second Wait state."""
+    monkeypatch.setattr(handler, "MAX_WARMUP_WAIT_MS", 2000)
+    first = invoke(event(executionArn=arn("first"), limit=5, tpsLimit=2))
+    second = invoke(event(executionArn=arn("second"), limit=5, tpsLimit=2))
+    assert clock.slept == [0.5]
+    assert second["grantedAt"] - first["grantedAt"] == 500
+    assert lock_item(ddb).count == 2
+
+
+def test_a_grant_due_after_the_budget_is_refused_without_sleeping(
+    ddb: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handler, "MAX_WARMUP_WAIT_MS", 400)
+    invoke(event(executionArn=arn("first"), limit=5, tpsLimit=2))
+    with pytest.raises(WarmupTooSoonError, match="500 ms"):
+        invoke(event(executionArn=arn("second"), limit=5, tpsLimit=2))
+    assert clock.slept == []
+    assert lock_item(ddb).count == 1
