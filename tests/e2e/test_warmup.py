@@ -6,6 +6,7 @@ the Lambda's own clock, returned as ``grantedAt`` in the acquire task's output, 
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,7 +77,7 @@ def test_grants_are_spaced_by_the_warmup_rate_and_the_limit_holds(
     grants = {arn: lambda_grants(events) for arn, events in histories.items()}
     assert all(len(g) == 1 and not g[0]["alreadyHeld"] for g in grants.values()), grants
     granted_at = sorted(g[0]["grantedAt"] for g in grants.values())
-    gaps = [later - earlier for earlier, later in zip(granted_at, granted_at[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(granted_at)]
     interval_ms = 1000 / TPS
     assert min(gaps) >= interval_ms - CLOCK_RESOLUTION_MS, f"grants closer than 1/tps: {gaps}"
 
