@@ -208,10 +208,11 @@ class Step:
     values: list[int]
 
 
-def _steps(changes: Iterable[tuple[float, int]], origin: float) -> Step:
+def _steps(changes: Iterable[tuple[float, int]], origin: float, leaves_first: bool) -> Step:
+    """Running total of ``changes`` (moment, +1/-1); at equal moments, -1 first when ``leaves_first``."""
     times, values = [0.0], [0]
     current = 0
-    for moment, delta in sorted(changes):
+    for moment, delta in sorted(changes, key=lambda c: (c[0], c[1] if leaves_first else -c[1])):
         current += delta
         times.append(moment - origin)
         values.append(current)
@@ -224,7 +225,7 @@ def in_work_over_time(records: Sequence[ExecutionRecord], origin: float) -> Step
     for r in records:
         if r.work is not None:
             changes += [(r.work.start, 1), (r.work.end, -1)]
-    return _steps(changes, origin)
+    return _steps(changes, origin, leaves_first=True)
 
 
 def waiting_over_time(records: Sequence[ExecutionRecord], origin: float) -> Step:
@@ -236,4 +237,4 @@ def waiting_over_time(records: Sequence[ExecutionRecord], origin: float) -> Step
         changes.append((r.started, 1))
         if left is not None:
             changes.append((left, -1))
-    return _steps(changes, origin)
+    return _steps(changes, origin, leaves_first=False)
