@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY    := .venv/bin/python
 PORT  ?= 4566
 
-.PHONY: help setup sandbox demo test lint docs bundle check-bundle
+.PHONY: help setup sandbox demo test lint docs bundle check-bundle bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,3 +31,6 @@ docs: setup ## regenerate the README Inputs/Outputs/Resources tables from the .t
 
 demo: setup ## apply examples/basic to a local AWS and watch 20 executions contend for 3 slots, live
 	$(PY) scripts/demo.py
+
+bench: setup ## benchmark queue mode, poll mode and the AWS-sample baseline into bench/results/ (BENCH_ARGS=...)
+	$(PY) bench/run.py $(BENCH_ARGS)
