@@ -97,14 +97,16 @@ module "lock_table" {
   tags                           = var.tags
 }
 
-data "aws_dynamodb_table" "existing" {
+# An existing table's ARN is built from its name rather than read with a data source: a data source would be
+# read at plan time, before a table created in the same apply (another semaphore's) exists.
+data "aws_caller_identity" "current" {
   count = var.create_lock_table ? 0 : 1
-
-  name = local.lock_table_name
 }
 
+data "aws_region" "current" {}
+
 locals {
-  lock_table_arn = var.create_lock_table ? module.lock_table[0].arn : data.aws_dynamodb_table.existing[0].arn
+  lock_table_arn = var.create_lock_table ? module.lock_table[0].arn : "arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.name}:${data.aws_caller_identity.current[0].account_id}:table/${local.lock_table_name}"
 }
 
 ################################################################################

@@ -77,7 +77,7 @@ variable "lock_name" {
   default     = null
 
   validation {
-    condition     = var.lock_name == null || (length(coalesce(var.lock_name, "x")) >= 1 && length(coalesce(var.lock_name, "x")) <= 1024 && !can(regex("^arn:", coalesce(var.lock_name, "x"))))
+    condition     = var.lock_name == null || (can(regex("^[\\s\\S]{1,1024}$", var.lock_name)) && !can(regex("^arn:", var.lock_name)))
     error_message = "The lock name must be 1 to 1024 characters and must not start with \"arn:\"."
   }
 }
@@ -98,7 +98,7 @@ variable "concurrency_limit" {
   type        = number
 
   validation {
-    condition     = var.concurrency_limit >= 1 && var.concurrency_limit <= 100000 && floor(var.concurrency_limit) == var.concurrency_limit
+    condition     = var.concurrency_limit >= 1 && var.concurrency_limit <= 100000 && var.concurrency_limit % 1 == 0
     error_message = "The concurrency limit must be a whole number from 1 to 100000."
   }
 }
@@ -109,7 +109,7 @@ variable "per_item_concurrency" {
   default     = 1
 
   validation {
-    condition     = var.per_item_concurrency >= 1 && floor(var.per_item_concurrency) == var.per_item_concurrency
+    condition     = var.per_item_concurrency >= 1 && var.per_item_concurrency % 1 == 0
     error_message = "The per-item concurrency (weight) must be a whole number of at least 1 (and at most concurrency_limit)."
   }
 }
@@ -120,7 +120,7 @@ variable "acquire_wait_seconds" {
   default     = 5
 
   validation {
-    condition     = var.acquire_wait_seconds >= 1 && var.acquire_wait_seconds <= 3600 && floor(var.acquire_wait_seconds) == var.acquire_wait_seconds
+    condition     = var.acquire_wait_seconds >= 1 && var.acquire_wait_seconds <= 3600 && var.acquire_wait_seconds % 1 == 0
     error_message = "The acquire wait must be a whole number of seconds from 1 to 3600."
   }
 }
@@ -167,7 +167,7 @@ variable "lambda_memory_size" {
   default     = 256
 
   validation {
-    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && var.lambda_memory_size % 1 == 0
     error_message = "The Lambda memory size must be a whole number of MB from 128 to 10240."
   }
 }
@@ -178,7 +178,7 @@ variable "lambda_reserved_concurrent_executions" {
   default     = -1
 
   validation {
-    condition     = var.lambda_reserved_concurrent_executions >= -1 && floor(var.lambda_reserved_concurrent_executions) == var.lambda_reserved_concurrent_executions
+    condition     = var.lambda_reserved_concurrent_executions >= -1 && var.lambda_reserved_concurrent_executions % 1 == 0
     error_message = "The reserved concurrency must be -1 (unreserved) or a whole number of at least 0."
   }
 }
@@ -237,7 +237,7 @@ variable "state_machine_timeout_seconds" {
   default     = null
 
   validation {
-    condition     = var.state_machine_timeout_seconds == null || (coalesce(var.state_machine_timeout_seconds, 1) >= 1 && coalesce(var.state_machine_timeout_seconds, 1) <= 31536000 && floor(coalesce(var.state_machine_timeout_seconds, 1)) == coalesce(var.state_machine_timeout_seconds, 1))
+    condition     = var.state_machine_timeout_seconds == null || (coalesce(var.state_machine_timeout_seconds, 1) >= 1 && coalesce(var.state_machine_timeout_seconds, 1) <= 31536000 && coalesce(var.state_machine_timeout_seconds, 1) % 1 == 0)
     error_message = "The state machine timeout must be a whole number of seconds from 1 to 31536000 (one year), or null."
   }
 }

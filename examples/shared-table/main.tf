@@ -25,9 +25,6 @@ module "partner_api" {
   work_definition   = local.work
 
   tags = local.tags
-
-  # The table is created by module.database: read it only once it exists (else the first plan fails).
-  depends_on = [module.database]
 }
 
 locals {

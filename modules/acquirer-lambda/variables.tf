@@ -40,7 +40,7 @@ variable "memory_size" {
   default     = 256
 
   validation {
-    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && var.memory_size % 1 == 0
     error_message = "The memory size must be a whole number of MB from 128 to 10240."
   }
 }
@@ -51,7 +51,7 @@ variable "timeout" {
   default     = 10
 
   validation {
-    condition     = var.timeout >= 1 && var.timeout <= 900 && floor(var.timeout) == var.timeout
+    condition     = var.timeout >= 1 && var.timeout <= 900 && var.timeout % 1 == 0
     error_message = "The timeout must be a whole number of seconds from 1 to 900."
   }
 }
@@ -62,7 +62,7 @@ variable "reserved_concurrent_executions" {
   default     = -1
 
   validation {
-    condition     = var.reserved_concurrent_executions >= -1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
+    condition     = var.reserved_concurrent_executions >= -1 && var.reserved_concurrent_executions % 1 == 0
     error_message = "The reserved concurrent executions must be -1 (unreserved), 0 or a positive whole number."
   }
 }

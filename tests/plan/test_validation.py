@@ -40,7 +40,7 @@ BAD_VALUES: dict[str, list[Any]] = {
     "lock_id_attribute": ["has space"],
     "lock_table_kms_key_arn": ["alias/my-key"],
     "cloudwatch_log_group_kms_key_arn": ["my-key-id"],
-    "lock_name": ["arn:aws:states:us-east-1:123456789012:execution:m:e"],
+    "lock_name": ["arn:aws:states:us-east-1:123456789012:execution:m:e", ""],
     "lock_name_path": ["customerId", "$"],
     "concurrency_limit": [0, 2.5],
     "per_item_concurrency": [0],
