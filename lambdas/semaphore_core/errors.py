@@ -33,3 +33,13 @@ class LockItemCorruptError(SemaphoreError):
 
 class ConfigurationError(SemaphoreError):
     """The function's environment is missing a setting or has an invalid one."""
+
+
+class SemaphoreQueueFullError(SemaphoreError):
+    """Queue mode: the lock's queue already holds ``max_queue_length`` waiters. The execution fails rather
+    than wait unlisted; nobody already queued is affected."""
+
+
+class LockContentionError(SemaphoreError):
+    """Queue mode: the lock item changed between the read and the conditional write of every attempt (many
+    writers at once). Nothing was written: try again."""

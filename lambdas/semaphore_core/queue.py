@@ -1,0 +1,200 @@
+"""Queue mode's decisions as pure functions: who is granted, who waits, in which order.
+
+The lock item (docs/lock-item.md, "Queue mode") holds the holders and, in ``queue``, the waiters in arrival
+order. Every change is computed here from a consistent read and written back conditioned on the item's
+``version`` (``semaphore_core.queue_store``), so these functions never see a half-applied change and never
+touch AWS: they take the parsed lock and the time, and return the next lock.
+
+``settle`` is the one rule every path ends with: grant queue heads in strict FIFO order while the head fits
+(``count + weight <= limit``) and the warm-up rate allows (at most one grant per ``ceil(1000 / tps)`` ms,
+tracked by ``nextGrantAt``). It stops at the first head that does not fit: nobody overtakes a waiter, even
+a lighter one that would fit (zero inversions; a heavy head is never starved by a stream of light ones).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from semaphore_core.clock import iso8601_utc
+from semaphore_core.errors import SemaphoreQueueFullError
+from semaphore_core.lock_item import Holder
+
+
+@dataclass(frozen=True)
+class Waiter:
+    """One queued execution: its ARN, its weight and when it was enqueued (epoch ms)."""
+
+    execution_arn: str
+    weight: int
+    enqueued_at: int
+
+
+@dataclass(frozen=True)
+class QueueLock:
+    """The queue-mode view of a lock item. A missing item reads as an empty lock."""
+
+    count: int = 0
+    holders: Mapping[str, Holder] = field(default_factory=dict)
+    queue: tuple[Waiter, ...] = ()
+    next_grant_at: int | None = None
+
+    def position(self, execution_arn: str) -> int | None:
+        """0-based place of the execution in the queue, or None when it is not queued."""
+        for index, waiter in enumerate(self.queue):
+            if waiter.execution_arn == execution_arn:
+                return index
+        return None
+
+    def fitting_prefix(self, limit: int) -> tuple[Waiter, ...]:
+        """The waiters at the front whose weights, added in order, fit in the free capacity: the ones that
+        the concurrency limit would admit now, one after the other, if only the rate allowed."""
+        free = limit - self.count
+        prefix = []
+        for waiter in self.queue:
+            if waiter.weight > free:
+                break
+            free -= waiter.weight
+            prefix.append(waiter)
+        return tuple(prefix)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The result of ``settle``: the next lock, who was granted (in order), and, when a head that fits waits
+    only for the warm-up rate, the time (epoch ms) the rate next allows a grant."""
+
+    lock: QueueLock
+    granted: tuple[Waiter, ...] = ()
+    rate_blocked_until: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of an acquire or a release: the next lock and what changed on the way."""
+
+    before: QueueLock
+    lock: QueueLock
+    #: Executions granted by this step, in grant (= arrival) order; may include the caller's own.
+    granted: tuple[Waiter, ...] = ()
+    #: A fitting head waits only for the rate until this time (epoch ms); None otherwise.
+    rate_blocked_until: int | None = None
+    #: Release only: the weight given back by the caller (None when it held nothing).
+    released_weight: int | None = None
+    #: Release only: whether the caller was removed from the queue.
+    dequeued: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """Whether the lock differs from what was read (and so needs a write)."""
+        return self.lock != self.before
+
+
+def grant_interval_ms(tps_limit: float | None) -> int | None:
+    """Milliseconds between two grants under a warm-up limit of ``tps_limit`` grants per second."""
+    if tps_limit is None:
+        return None
+    return max(1, math.ceil(1000 / tps_limit))
+
+
+def settle(lock: QueueLock, limit: int, tps_limit: float | None, now_ms: int) -> Settled:
+    """Grant queue heads in order while the head fits and the rate allows; stop at the first that does not.
+
+    A head that is somehow a holder already (an item written by hand) is dropped from the queue without
+    being counted twice.
+    """
+    interval_ms = grant_interval_ms(tps_limit)
+    count = lock.count
+    holders: dict[str, Holder] = dict(lock.holders)
+    queue = list(lock.queue)
+    next_grant_at = lock.next_grant_at
+    granted = []
+    rate_blocked_until = None
+    while queue:
+        head = queue[0]
+        if head.execution_arn in holders:
+            queue.pop(0)
+            continue
+        if count + head.weight > limit:
+            break
+        if interval_ms is not None and next_grant_at is not None and next_grant_at > now_ms:
+            rate_blocked_until = next_grant_at
+            break
+        queue.pop(0)
+        count += head.weight
+        holders[head.execution_arn] = Holder(weight=head.weight, acquired_at=iso8601_utc(now_ms))
+        granted.append(head)
+        if interval_ms is not None:
+            next_grant_at = now_ms + interval_ms
+    next_lock = QueueLock(count=count, holders=holders, queue=tuple(queue), next_grant_at=next_grant_at)
+    return Settled(lock=next_lock, granted=tuple(granted), rate_blocked_until=rate_blocked_until)
+
+
+def acquire(
+    lock: QueueLock,
+    execution_arn: str,
+    weight: int,
+    limit: int,
+    tps_limit: float | None,
+    now_ms: int,
+    max_queue_length: int,
+) -> Outcome:
+    """Join the queue at the tail (unless already queued or holding), then settle.
+
+    Raises ``SemaphoreQueueFullError`` when the caller would have to wait but ``max_queue_length`` others
+    are waiting already; nobody already queued is affected. An execution already queued keeps its place
+    (a re-check after a lost resume), one already holding stays a holder (its earlier resume was lost).
+    """
+    newly_queued = execution_arn not in lock.holders and lock.position(execution_arn) is None
+    queued = lock
+    if newly_queued:
+        queued = replace(lock, queue=(*lock.queue, Waiter(execution_arn, weight, now_ms)))
+    settled = settle(queued, limit, tps_limit, now_ms)
+    if newly_queued and len(settled.lock.queue) > max_queue_length:
+        raise SemaphoreQueueFullError(
+            f"{len(lock.queue)} executions are already waiting, the most this lock's queue holds"
+            f" (max_queue_length {max_queue_length}); this execution is not queued"
+        )
+    return Outcome(
+        before=lock,
+        lock=settled.lock,
+        granted=settled.granted,
+        rate_blocked_until=settled.rate_blocked_until,
+    )
+
+
+def release(lock: QueueLock, execution_arn: str, limit: int, tps_limit: float | None, now_ms: int) -> Outcome:
+    """Give back the caller's slot (its recorded weight) and leave the queue if it is there, then settle.
+
+    Releasing an execution that neither holds nor waits changes nothing but the settle (idempotent).
+    """
+    holder = lock.holders.get(execution_arn)
+    holders = {arn: h for arn, h in lock.holders.items() if arn != execution_arn}
+    queue = tuple(w for w in lock.queue if w.execution_arn != execution_arn)
+    count = max(0, lock.count - holder.weight) if holder is not None else lock.count
+    freed = QueueLock(count=count, holders=holders, queue=queue, next_grant_at=lock.next_grant_at)
+    settled = settle(freed, limit, tps_limit, now_ms)
+    return Outcome(
+        before=lock,
+        lock=settled.lock,
+        granted=settled.granted,
+        rate_blocked_until=settled.rate_blocked_until,
+        released_weight=holder.weight if holder is not None else None,
+        dequeued=len(queue) != len(lock.queue),
+    )
+
+
+def settle_only(lock: QueueLock, limit: int, tps_limit: float | None, now_ms: int) -> Outcome:
+    """Only ``settle``: what a pump does once the warm-up rate allows the next grant."""
+    settled = settle(lock, limit, tps_limit, now_ms)
+    return Outcome(
+        before=lock,
+        lock=settled.lock,
+        granted=settled.granted,
+        rate_blocked_until=settled.rate_blocked_until,
+    )
+
+
+def arns(waiters: Sequence[Waiter]) -> list[str]:
+    return [waiter.execution_arn for waiter in waiters]
