@@ -20,9 +20,11 @@ RUNNING_STATUSES = frozenset({"RUNNING", "PENDING_REDRIVE"})
 DOES_NOT_EXIST = "ExecutionDoesNotExist"
 
 # arn:<partition>:states:<region>:<account>:execution:<state machine>:<execution name>
-_STANDARD_EXECUTION = re.compile(
+# arn:<partition>:states:<region>:<account>:express:<state machine>:<execution name>:<id>
+_EXECUTION = re.compile(
     r"^arn:(?P<partition>[a-z-]+):states:(?P<region>[a-z0-9-]+):(?P<account>\d{12})"
-    r":execution:(?P<machine>[A-Za-z0-9_-]{1,80}):[^:]+$"
+    r":(?:execution:(?P<machine>[A-Za-z0-9_-]{1,80}):[^:]+"
+    r"|express:(?P<express_machine>[A-Za-z0-9_-]{1,80}):[^:]+:[^:]+)$"
 )
 
 
@@ -47,20 +49,24 @@ class ExecutionState:
 
 
 def state_machine_of(execution_arn: str) -> str | None:
-    """The state machine ARN of a Standard execution ARN; None for anything else (Express, malformed)."""
-    match = _STANDARD_EXECUTION.match(execution_arn)
+    """The state machine ARN of an execution ARN (Standard or Express); None when it is not one."""
+    match = _EXECUTION.match(execution_arn)
     if match is None:
         return None
-    return (
-        f"arn:{match['partition']}:states:{match['region']}:{match['account']}"
-        f":stateMachine:{match['machine']}"
-    )
+    machine = match["machine"] or match["express_machine"]
+    return f"arn:{match['partition']}:states:{match['region']}:{match['account']}:stateMachine:{machine}"
+
+
+def is_express(execution_arn: str) -> bool:
+    match = _EXECUTION.match(execution_arn)
+    return match is not None and match["express_machine"] is not None
 
 
 def execution_state(sfn: StepFunctionsClient, execution_arn: str) -> ExecutionState:
     if state_machine_of(execution_arn) is None:
-        # Express executions cannot be described, and anything else is not an execution ARN.
-        return ExecutionState(State.UNKNOWN, "not a Standard execution ARN")
+        return ExecutionState(State.UNKNOWN, "not an execution ARN")
+    if is_express(execution_arn):
+        return ExecutionState(State.UNKNOWN, "an Express execution (DescribeExecution serves Standard only)")
     try:
         response = sfn.describe_execution(executionArn=execution_arn)
     except ClientError as error:

@@ -198,6 +198,20 @@ def test_express_and_malformed_holder_names_are_never_described_nor_released(
     assert (result.released, result.kept, result.errors) == (0, 2, 2)
 
 
+def test_an_express_holder_of_this_semaphore_is_released_by_the_lease_alone(
+    ddb: Any, sfn: FakeStepFunctions
+) -> None:
+    express = "arn:aws:states:us-east-1:123456789012:express:semaphore:e1:0f9a"
+    put_lock(ddb, "L", {express: holder(1)})
+
+    young = run(ddb, sfn, config(lease_seconds=60), clock=FakeClock(T0 + 59_000))
+    old = run(ddb, sfn, config(lease_seconds=60), clock=FakeClock(T0 + 61_000))
+
+    assert (young.kept, old.released_by_lease) == (1, 1)
+    assert holders_of(lock(ddb, "L")) == set()
+    assert sfn.calls == []
+
+
 # ----------------------------------------------------------------------------------------------------
 # The lease
 # ----------------------------------------------------------------------------------------------------

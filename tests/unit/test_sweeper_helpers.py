@@ -53,7 +53,10 @@ def test_the_state_machine_of_an_execution() -> None:
         state_machine_of("arn:aws-cn:states:cn-north-1:123456789012:execution:orders-db:run-1")
         == "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:orders-db"
     )
-    assert state_machine_of("arn:aws:states:us-east-1:123456789012:express:orders-db:run-1:ab12") is None
+    assert (
+        state_machine_of("arn:aws:states:us-east-1:123456789012:express:orders-db:run-1:ab12")
+        == "arn:aws:states:us-east-1:123456789012:stateMachine:orders-db"
+    )
     assert state_machine_of("arn:aws:states:us-east-1:123456789012:stateMachine:orders-db") is None
     assert state_machine_of("arn:garbage") is None
 
@@ -93,3 +96,12 @@ def _client_error(code: str) -> ClientError:
 )
 def test_execution_states(answer: Any, state: State) -> None:
     assert execution_state(_Sfn(answer), ARN).state is state
+
+
+def test_express_executions_and_non_execution_arns_are_unknown_without_a_call() -> None:
+    never = _Sfn(AssertionError("DescribeExecution must not be called"))
+    express = "arn:aws:states:us-east-1:123456789012:express:m:run-1:ab12"
+    assert execution_state(never, express).state is State.UNKNOWN
+    assert (
+        execution_state(never, "arn:aws:states:us-east-1:123456789012:stateMachine:m").state is State.UNKNOWN
+    )
