@@ -5,9 +5,10 @@
   next heartbeat before looking at the outcome, so a handler that calls ``SendTaskSuccess`` on its own token
   before returning (a semaphore granting at once) was ignored until the heartbeat expired and the task
   failed with a timeout. On AWS the task succeeds at once.
-- The interpreter's Lambda client is built once per region and reused (with its connection pool) instead of
-  once per task: creating a boto3 client costs milliseconds and a new connection each time, which showed
-  up in every ``lambda:invoke`` and handoff. Building clients from several threads at once is also unsafe.
+- The interpreter's Lambda and DynamoDB clients are built once per region and reused (with their
+  connection pools) instead of once per task: creating a boto3 client costs milliseconds and a new
+  connection each time, which showed up in every ``lambda:invoke``, DynamoDB task and handoff. Building
+  clients from several threads at once is also unsafe.
 
 What the interpreter does with a failed invocation needs no change: for ``lambda:invoke`` (with or without
 ``.waitForTaskToken``) and for a plain function ARN it takes the error name from the payload's
@@ -25,7 +26,10 @@ from moto.core.models import botocore_stubber
 from moto.settings import moto_server_port
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback,
+    state_task_service_dynamodb,
+)
 
 _APPLIED = False
 
@@ -71,6 +75,8 @@ def _reuse_lambda_clients() -> None:
         return client
 
     lambda_eval_utils.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+    # The poll-mode semaphore's acquire, check and release are DynamoDB tasks: the same reuse applies.
+    state_task_service_dynamodb.boto_client_for = boto_client_for  # type: ignore[attr-defined]
 
 
 def _client(region: str, service: str) -> Any:
