@@ -29,6 +29,8 @@ DIST = LAMBDAS / "dist"
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     "acquire_lock": ("acquire_lock", "semaphore_core"),
     "sweeper": ("sweeper", "semaphore_core"),
+    "queue_acquire": ("queue_acquire", "semaphore_core"),
+    "queue_release": ("queue_release", "semaphore_core"),
 }
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)

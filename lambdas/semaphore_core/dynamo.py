@@ -43,6 +43,8 @@ class DynamoDBClient(Protocol):
 
     def put_item(self, **kwargs: Any) -> dict[str, Any]: ...
 
+    def delete_item(self, **kwargs: Any) -> dict[str, Any]: ...
+
 
 @functools.lru_cache(maxsize=None)
 def get_client() -> DynamoDBClient:

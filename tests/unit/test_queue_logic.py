@@ -225,9 +225,14 @@ def test_a_first_write_requires_that_nobody_wrote_a_version() -> None:
     assert put["Item"]["version"] == {"N": "1"}
 
 
-@pytest.mark.parametrize(
-    "queue", [{"S": "x"}, {"L": [{"M": {"w": {"N": "1"}, "at": {"N": "1"}}}]}, {"L": [{"M": {"id": {"S": "a"}}}]}]
-)
+MALFORMED_QUEUES = [
+    {"S": "x"},
+    {"L": [{"M": {"w": {"N": "1"}, "at": {"N": "1"}}}]},
+    {"L": [{"M": {"id": {"S": "a"}}}]},
+]
+
+
+@pytest.mark.parametrize("queue", MALFORMED_QUEUES)
 def test_a_malformed_queue_is_reported(queue: dict[str, object]) -> None:
     with pytest.raises(LockItemCorruptError):
         parse_queue_lock({"LockName": {"S": "db"}, "queue": queue})
@@ -237,13 +242,15 @@ def test_a_malformed_queue_is_reported(queue: dict[str, object]) -> None:
 
 
 def _number_bytes(text: str) -> int:
+    """The larger of DynamoDB's estimate (a byte per two significant digits, plus one) and the local AWS's
+    (one per character)."""
     digits = text.lstrip("-").replace(".", "").strip("0") or "0"
-    return (len(digits) + 1) // 2 + 1
+    return max((len(digits) + 1) // 2 + 1, len(text))
 
 
 def item_bytes(value: dict[str, object]) -> int:
-    """DynamoDB's documented size of an attribute value (strings in UTF-8, numbers by significant digits,
-    maps and lists with 3 bytes plus 1 per element)."""
+    """The size of an attribute value as DynamoDB documents it (strings in UTF-8, maps and lists with 3
+    bytes plus their elements; plus 1 byte per element to be safe), numbers counted the larger way."""
     ((kind, inner),) = value.items()
     if kind == "S":
         return len(str(inner).encode())
@@ -269,6 +276,8 @@ def test_the_per_entry_bounds_cover_the_longest_entries_this_module_writes() -> 
 def test_a_thousand_waiters_fit_next_to_a_few_hundred_holders() -> None:
     assert worst_case_item_bytes(limit=4, max_queue_length=1000) < ITEM_LIMIT_BYTES
     assert max_queue_length_for(4) >= 1000
-    assert max_queue_length_for(400) >= 1000
-    assert worst_case_item_bytes(400, max_queue_length_for(400)) <= ITEM_LIMIT_BYTES
-    assert worst_case_item_bytes(400, max_queue_length_for(400) + 1) > ITEM_LIMIT_BYTES
+    assert max_queue_length_for(398) >= 1000 > max_queue_length_for(399)
+    for limit in (1, 4, 100, 398, 1000):
+        longest = max_queue_length_for(limit)
+        assert worst_case_item_bytes(limit, longest) <= ITEM_LIMIT_BYTES
+        assert worst_case_item_bytes(limit, longest + 1) > ITEM_LIMIT_BYTES

@@ -1,0 +1,51 @@
+"""Lambda entry point (``queue_acquire.handler.lambda_handler``): validate, queue up, resume the granted.
+
+Event (the acquire state's Payload, ``lambda:invoke.waitForTaskToken``)::
+
+    {"lockName": str, "executionArn": "arn:...", "weight": int, "limit": int, "tpsLimit": number | null,
+     "maxQueueLength": int, "taskToken": str}
+
+The task's result is what ``SendTaskSuccess`` sends when the execution is granted::
+
+    {"granted": true, "alreadyHeld": bool, "lockName": str, "weight": int, "grantedAt": epoch_ms}
+
+Errors the state machine routes on: ``SemaphoreQueueFullError`` (fail: the queue is at max_queue_length),
+``WarmupTooSoonError`` (retry after the grant interval, keeping the place), ``LockContentionError`` and
+``LockThrottledError`` (retry), ``InvalidEventError`` (fail fast, nothing written).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Callable
+
+from queue_acquire.logic import QueueAcquireRequest, acquire
+from semaphore_core import dynamo, stepfunctions
+from semaphore_core.clock import Clock, system_clock_ms
+from semaphore_core.config import lock_table_config
+from semaphore_core.handoff import QueueContext
+from semaphore_core.lambda_time import deadline_ms
+
+for _name in ("queue_acquire", "semaphore_core"):
+    logging.getLogger(_name).setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+
+#: The function's clock and sleep; tests replace them to control time.
+clock: Clock = system_clock_ms
+sleep: Callable[[float], None] = time.sleep
+
+
+def lambda_handler(event: object, context: object) -> dict[str, Any]:
+    request = QueueAcquireRequest.from_event(event)
+    ctx = QueueContext(
+        dynamodb=dynamo.get_client(),
+        stepfunctions=stepfunctions.get_client(),
+        config=lock_table_config(),
+        clock=clock,
+        sleep=sleep,
+        limit=request.limit,
+        tps_limit=request.tps_limit,
+        deadline_ms=deadline_ms(clock, context),
+    )
+    return acquire(ctx, request).to_response()

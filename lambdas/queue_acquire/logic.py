@@ -1,0 +1,167 @@
+"""Queue mode's acquire, invoked by the acquire state as ``lambda:invoke.waitForTaskToken``.
+
+1. Write the per-execution item (lock name, this attempt's task token), replacing an earlier attempt's.
+2. In one conditional read-modify-write of the lock item: join the queue at the tail (unless already queued
+   or holding), then settle (grant heads in FIFO order while they fit and the rate allows).
+3. Resume whoever was granted: this execution with its own token, others with theirs (``handoff``). An
+   execution found holding already (its resume was lost) resumes itself.
+4. Under a warm-up rate, while this execution is among the waiters the limit would admit and only the rate
+   holds them back, sleep until the next grant time and settle again (briefly; see ``handoff.pump``). If the
+   rate still holds it back, fail with ``WarmupTooSoonError``: the task retries after the grant interval,
+   keeping its place.
+
+The function returns quickly otherwise; the waiting task sleeps, unbilled, until a release resumes it or
+its timeout makes it re-check (a retried acquire finds it queued, or holding).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from semaphore_core.capacity import MAX_EXECUTION_ARN_LENGTH
+from semaphore_core.errors import InvalidEventError, SemaphoreQueueFullError, WarmupTooSoonError
+from semaphore_core.execution_item import delete_execution_item, put_execution_item
+from semaphore_core.handoff import QueueContext, pump, resume_granted
+from semaphore_core.queue import QueueLock, Waiter
+from semaphore_core.queue import acquire as enqueue_and_settle
+from semaphore_core.validation import (
+    optional_positive_number,
+    require_exact_keys,
+    require_int,
+    require_object,
+    require_str,
+)
+
+logger = logging.getLogger(__name__)
+
+EVENT_FIELDS = ("lockName", "executionArn", "weight", "limit", "tpsLimit", "maxQueueLength", "taskToken")
+MAX_LOCK_NAME_LENGTH = 1024
+#: Step Functions task tokens are at most 2048 characters (SendTaskSuccess's taskToken).
+MAX_TASK_TOKEN_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class QueueAcquireRequest:
+    lock_name: str
+    execution_arn: str
+    weight: int
+    limit: int
+    tps_limit: float | None
+    max_queue_length: int
+    task_token: str
+
+    @classmethod
+    def from_event(cls, event: object) -> QueueAcquireRequest:
+        """Validates the state machine's event; raises ``InvalidEventError`` saying what is wrong."""
+        fields = require_object(event)
+        require_exact_keys(fields, EVENT_FIELDS)
+        request = cls(
+            lock_name=require_str(fields, "lockName", max_length=MAX_LOCK_NAME_LENGTH),
+            execution_arn=require_str(
+                fields, "executionArn", max_length=MAX_EXECUTION_ARN_LENGTH, prefix="arn:"
+            ),
+            weight=require_int(fields, "weight", minimum=1),
+            limit=require_int(fields, "limit", minimum=1),
+            tps_limit=optional_positive_number(fields, "tpsLimit"),
+            max_queue_length=require_int(fields, "maxQueueLength", minimum=1),
+            task_token=require_str(fields, "taskToken", max_length=MAX_TASK_TOKEN_LENGTH),
+        )
+        if request.weight > request.limit:
+            raise InvalidEventError(
+                f"weight ({request.weight}) must be at most limit ({request.limit}):"
+                " it could never be granted"
+            )
+        if request.lock_name.startswith("arn:"):
+            raise InvalidEventError(
+                "lockName must not start with 'arn:' (those keys are per-execution items)"
+            )
+        return request
+
+
+@dataclass
+class AcquireResult:
+    lock_name: str
+    execution_arn: str
+    #: "holding" or "queued", as this call left it.
+    status: str
+    already_held: bool
+    #: 0-based place in the queue when queued.
+    position: int | None
+    version: int | None
+    granted: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def to_response(self) -> dict[str, Any]:
+        """The function's result. Step Functions ignores it (the task waits for its token); logs keep it."""
+        return {
+            "lockName": self.lock_name,
+            "executionArn": self.execution_arn,
+            "status": self.status,
+            "alreadyHeld": self.already_held,
+            "position": self.position,
+            "version": self.version,
+            "granted": self.granted,
+            "resumed": self.resumed,
+            "dropped": self.dropped,
+        }
+
+
+def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
+    """Queue up (or find the existing place or grant), resume the granted; see the module doc."""
+    arn = request.execution_arn
+    put_execution_item(ctx.dynamodb, ctx.config, arn, request.lock_name, request.task_token)
+    try:
+        committed = ctx.transact(
+            request.lock_name,
+            lambda lock, now: enqueue_and_settle(
+                lock, arn, request.weight, request.limit, request.tps_limit, now, request.max_queue_length
+            ),
+        )
+    except SemaphoreQueueFullError:
+        delete_execution_item(ctx.dynamodb, ctx.config, arn)
+        raise
+    outcome = committed.outcome
+    held = outcome.before.holders.get(arn)
+    to_resume = list(outcome.granted)
+    if held is not None:
+        to_resume.insert(0, Waiter(arn, held.weight, ctx.clock()))
+    handoff = resume_granted(
+        ctx,
+        request.lock_name,
+        to_resume,
+        known_tokens={arn: request.task_token},
+        already_held=frozenset({arn}) if held is not None else frozenset(),
+    )
+    lock = outcome.lock
+    blocked = handoff.rate_blocked_until if handoff.dropped else outcome.rate_blocked_until
+
+    def still_admissible(current: QueueLock) -> bool:
+        return any(w.execution_arn == arn for w in current.fitting_prefix(request.limit))
+
+    if blocked is not None and still_admissible(lock):
+        pumped = pump(ctx, request.lock_name, blocked, still_admissible, handoff, {arn: request.task_token})
+        lock = pumped.lock or lock
+        if pumped.rate_blocked_until is not None and still_admissible(lock):
+            wait_ms = max(0, pumped.rate_blocked_until - ctx.clock())
+            raise WarmupTooSoonError(
+                f"lock {request.lock_name!r}: the warm-up rate allows the next grant in {wait_ms} ms;"
+                " this execution keeps its place and re-checks",
+                wait_ms=wait_ms,
+            )
+    result = AcquireResult(
+        lock_name=request.lock_name,
+        execution_arn=arn,
+        status="holding" if arn in lock.holders else "queued",
+        already_held=held is not None,
+        position=lock.position(arn),
+        version=committed.version,
+        granted=[w.execution_arn for w in outcome.granted],
+        resumed=handoff.resumed,
+        dropped=handoff.dropped,
+    )
+    logger.info(json.dumps({"outcome": "acquire", **result.to_response()}))
+    return result

@@ -1,0 +1,53 @@
+"""Lambda entry point (``queue_release.handler.lambda_handler``): validate, release, hand the slot on.
+
+Event (the release state's Payload, ``lambda:invoke``; or the reaper's and the sweeper's, for an execution
+that has ended)::
+
+    {"lockName": str | null, "executionArn": "arn:..."}
+
+Result::
+
+    {"lockName": str | null, "executionArn": str, "released": bool, "releasedWeight": int | null,
+     "dequeued": bool, "version": int | null, "granted": [arn], "resumed": [arn], "dropped": [arn],
+     "nudged": [arn]}
+
+Errors: ``LockContentionError`` and ``LockThrottledError`` (retry: releasing again is safe),
+``InvalidEventError`` (fail fast), ``ConfigurationError`` (the function's settings are wrong).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Callable
+
+from queue_release.logic import QueueReleaseRequest, release, release_settings
+from semaphore_core import dynamo, stepfunctions
+from semaphore_core.clock import Clock, system_clock_ms
+from semaphore_core.config import lock_table_config
+from semaphore_core.handoff import QueueContext
+from semaphore_core.lambda_time import deadline_ms
+
+for _name in ("queue_release", "semaphore_core"):
+    logging.getLogger(_name).setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+
+#: The function's clock and sleep; tests replace them to control time.
+clock: Clock = system_clock_ms
+sleep: Callable[[float], None] = time.sleep
+
+
+def lambda_handler(event: object, context: object) -> dict[str, Any]:
+    request = QueueReleaseRequest.from_event(event)
+    settings = release_settings()
+    ctx = QueueContext(
+        dynamodb=dynamo.get_client(),
+        stepfunctions=stepfunctions.get_client(),
+        config=lock_table_config(),
+        clock=clock,
+        sleep=sleep,
+        limit=settings.limit,
+        tps_limit=settings.tps_limit,
+        deadline_ms=deadline_ms(clock, context),
+    )
+    return release(ctx, request).to_response()

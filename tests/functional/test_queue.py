@@ -1,0 +1,589 @@
+"""Queue mode's functions through their real handlers, on moto's DynamoDB in this process.
+
+DynamoDB is moto with the local AWS's atomicity patch (each request runs alone, as single-item writes do on
+AWS). Step Functions is a fake that records SendTaskSuccess/SendTaskFailure, answers like the service for
+dead tokens, and tells the status of executions, so a test can stop one or lose its token.
+
+Every successful write of the lock item is recorded (the item carries its version, and each write is
+conditioned on the previous one), so the tests check the whole chain of states, not only the end:
+never over the limit, count equal to the holders' weights, never a head that fits left waiting, grants in
+arrival order, nobody lost.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from queue_acquire import handler as acquire_handler
+from queue_release import handler as release_handler
+from semaphore_core import dynamo, stepfunctions
+from semaphore_core.capacity import MAX_EXECUTION_ARN_LENGTH, max_queue_length_for
+from semaphore_core.config import LockTableConfig
+from semaphore_core.errors import (
+    InvalidEventError,
+    LockContentionError,
+    SemaphoreQueueFullError,
+    WarmupTooSoonError,
+)
+from semaphore_core.execution_item import put_execution_item
+from semaphore_core.queue import QueueLock, Waiter
+from semaphore_core.queue_store import build_put, parse_queue_lock
+
+import localaws.patches.dynamodb as atomic_dynamodb
+
+TABLE = "locks"
+LOCK = "render-farm"
+T0 = 1_700_000_000_000
+
+
+def arn(n: int | str) -> str:
+    return f"arn:aws:states:us-east-1:123456789012:execution:queue-machine:e{n}"
+
+
+# --- fakes -----------------------------------------------------------------------------------------------
+
+
+def client_error(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, operation)
+
+
+class FakeStepFunctions:
+    """Tokens belong to executions; a token answers once; a token of an execution that is not running is
+    invalid. ``on_success`` lets a test act just before a SendTaskSuccess is answered."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.owner: dict[str, str] = {}
+        self.live: set[str] = set()
+        self.status: dict[str, str] = {}
+        self.successes: list[tuple[str, str, dict[str, Any]]] = []
+        self.failures: list[tuple[str, str, str]] = []
+        self.resumed: dict[str, threading.Event] = {}
+        self.on_success: Callable[[str], None] | None = None
+
+    def new_token(self, execution_arn: str) -> str:
+        with self.lock:
+            token = f"token-{len(self.owner)}-{execution_arn[-12:]}"
+            for old, owner in self.owner.items():
+                if owner == execution_arn:
+                    self.live.discard(old)  # the task timed out and was retried: its old token is dead
+            self.owner[token] = execution_arn
+            self.live.add(token)
+            self.status.setdefault(execution_arn, "RUNNING")
+            self.resumed.setdefault(execution_arn, threading.Event())
+            return token
+
+    def stop(self, execution_arn: str) -> None:
+        with self.lock:
+            self.status[execution_arn] = "ABORTED"
+            self.live -= {t for t, owner in self.owner.items() if owner == execution_arn}
+
+    def _answer(self, token: str, operation: str) -> str:
+        owner = self.owner.get(token)
+        if owner is None or self.status.get(owner) != "RUNNING":
+            raise client_error("InvalidToken", operation)
+        if token not in self.live:
+            raise client_error("TaskTimedOut", operation)
+        self.live.discard(token)
+        return owner
+
+    def send_task_success(self, **kwargs: Any) -> dict[str, Any]:
+        if self.on_success is not None:
+            self.on_success(kwargs["taskToken"])
+        with self.lock:
+            owner = self._answer(kwargs["taskToken"], "SendTaskSuccess")
+            self.successes.append((owner, kwargs["taskToken"], json.loads(kwargs["output"])))
+        self.resumed[owner].set()
+        return {}
+
+    def send_task_failure(self, **kwargs: Any) -> dict[str, Any]:
+        with self.lock:
+            owner = self._answer(kwargs["taskToken"], "SendTaskFailure")
+            self.failures.append((owner, kwargs["taskToken"], kwargs["error"]))
+        return {}
+
+    def describe_execution(self, **kwargs: Any) -> dict[str, Any]:
+        status = self.status.get(kwargs["executionArn"])
+        if status is None:
+            raise client_error("ExecutionDoesNotExist", "DescribeExecution")
+        return {"executionArn": kwargs["executionArn"], "status": status}
+
+    def resumed_arns(self) -> list[str]:
+        return [owner for owner, _, _ in self.successes]
+
+
+class RecordingDynamoDB:
+    """The real (moto) client; every successful write of a lock item is kept with the item written."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.writes: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def get_item(self, **kwargs: Any) -> dict[str, Any]:
+        return dict(self.client.get_item(**kwargs))
+
+    def put_item(self, **kwargs: Any) -> dict[str, Any]:
+        response = dict(self.client.put_item(**kwargs))
+        if not kwargs["Item"]["LockName"]["S"].startswith("arn:"):
+            with self._lock:
+                self.writes.append(kwargs["Item"])
+        return response
+
+    def update_item(self, **kwargs: Any) -> dict[str, Any]:
+        return dict(self.client.update_item(**kwargs))
+
+    def delete_item(self, **kwargs: Any) -> dict[str, Any]:
+        return dict(self.client.delete_item(**kwargs))
+
+    def chain(self, lock_name: str = LOCK) -> list[QueueLock]:
+        """The lock's states in version order, starting from the empty lock; fails on a gap or a repeat."""
+        items = sorted(
+            (w for w in self.writes if w["LockName"]["S"] == lock_name), key=lambda w: int(w["version"]["N"])
+        )
+        versions = [int(item["version"]["N"]) for item in items]
+        assert versions == list(range(1, len(items) + 1)), f"versions are not one chain: {versions}"
+        return [QueueLock(), *(parse_queue_lock(item).lock for item in items)]
+
+
+@dataclass
+class World:
+    ddb: RecordingDynamoDB
+    sfn: FakeStepFunctions
+    raw: Any
+    monkeypatch: pytest.MonkeyPatch
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def set_limit(self, limit: int, tps_limit: float | None = None) -> None:
+        """The release function's configuration (the root module sets it from concurrency_limit)."""
+        self.monkeypatch.setenv("SEMAPHORE_LIMIT", str(limit))
+        self.monkeypatch.setenv("SEMAPHORE_TPS_LIMIT", "" if tps_limit is None else str(tps_limit))
+
+    def acquire(
+        self, execution_arn: str, weight: int = 1, limit: int | None = None, **overrides: Any
+    ) -> dict[str, Any]:
+        token = self.sfn.new_token(execution_arn)
+        self.tokens[execution_arn] = token
+        event = {
+            "lockName": LOCK,
+            "executionArn": execution_arn,
+            "weight": weight,
+            "limit": limit if limit is not None else int(os.environ["SEMAPHORE_LIMIT"]),
+            "tpsLimit": None,
+            "maxQueueLength": 1000,
+            "taskToken": token,
+            **overrides,
+        }
+        return retry_contention(lambda: acquire_handler.lambda_handler(event, None))
+
+    def release(self, execution_arn: str, lock_name: str | None = LOCK) -> dict[str, Any]:
+        event = {"lockName": lock_name, "executionArn": execution_arn}
+        return retry_contention(lambda: release_handler.lambda_handler(event, None))
+
+    def lock(self, lock_name: str = LOCK) -> QueueLock:
+        item = self.raw.get_item(TableName=TABLE, Key={"LockName": {"S": lock_name}}, ConsistentRead=True)
+        return parse_queue_lock(item.get("Item")).lock
+
+    def execution_item(self, execution_arn: str) -> dict[str, Any] | None:
+        key = {"LockName": {"S": execution_arn}}
+        item: dict[str, Any] | None = self.raw.get_item(TableName=TABLE, Key=key, ConsistentRead=True).get(
+            "Item"
+        )
+        return item
+
+
+def retry_contention(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """What the state machine's Retry does with LockContentionError."""
+    for _ in range(50):
+        try:
+            return call()
+        except LockContentionError:
+            time.sleep(0.01)
+    raise AssertionError("still contended after 50 attempts")
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    atomic_dynamodb.apply()
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("LOCK_TABLE_NAME", TABLE)
+    monkeypatch.setenv("LOCK_ID_ATTRIBUTE", "LockName")
+    monkeypatch.setenv("SEMAPHORE_LIMIT", "4")
+    monkeypatch.setenv("SEMAPHORE_TPS_LIMIT", "")
+    with mock_aws():
+        raw = boto3.client("dynamodb")
+        raw.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "LockName", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "LockName", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        recording = RecordingDynamoDB(raw)
+        fake = FakeStepFunctions()
+        monkeypatch.setattr(dynamo, "get_client", lambda: recording)
+        monkeypatch.setattr(stepfunctions, "get_client", lambda: fake)
+        yield World(ddb=recording, sfn=fake, raw=raw, monkeypatch=monkeypatch)
+
+
+def check_chain(chain: list[QueueLock], limit: int) -> tuple[list[str], list[str]]:
+    """Checks every recorded state and step; returns (arrival order, grant order)."""
+    arrivals: list[str] = []
+    grants: list[str] = []
+    for before, after in itertools.pairwise(chain):
+        assert after.count <= limit, after
+        assert after.count == sum(h.weight for h in after.holders.values()), after
+        if after.queue:
+            assert after.count + after.queue[0].weight > limit, f"a head that fits was left waiting: {after}"
+        known = set(before.holders) | {w.execution_arn for w in before.queue}
+        new = [w.execution_arn for w in after.queue if w.execution_arn not in known]
+        new += [a for a in after.holders if a not in known]
+        assert len(new) <= 1, f"one write enqueued several executions: {new}"
+        arrivals += new
+        granted = [a for a in after.holders if a not in before.holders]
+        # Grants are heads of the queue as it stood (plus the newcomer), in order.
+        line = [w.execution_arn for w in before.queue] + new
+        assert granted == line[: len(granted)] or sorted(granted) == sorted(line[: len(granted)]), (
+            f"granted {granted}, but the queue was {line}"
+        )
+        grants += line[: len(granted)]
+    return arrivals, grants
+
+
+# --- concurrency -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weights", [(1,), (1, 2)], ids=["weight-1", "weights-1-and-2"])
+def test_concurrent_acquirers_and_releasers_keep_every_invariant(
+    world: World, weights: tuple[int, ...]
+) -> None:
+    limit = 4
+    executions = 32
+    rng = random.Random(len(weights))
+    weight_of = {arn(n): rng.choice(weights) for n in range(executions)}
+    start = threading.Barrier(8)
+    held_at_once: list[int] = []
+    holding: set[str] = set()
+    guard = threading.Lock()
+    errors: list[BaseException] = []
+
+    def run(names: list[str]) -> None:
+        try:
+            start.wait()
+            for name in names:
+                world.acquire(name, weight=weight_of[name], limit=limit)
+                assert world.sfn.resumed[name].wait(20), f"{name} was never resumed"
+                with guard:
+                    holding.add(name)
+                    held_at_once.append(sum(weight_of[h] for h in holding))
+                time.sleep(rng.random() * 0.003)
+                with guard:
+                    holding.discard(name)
+                world.release(name)
+        except BaseException as error:
+            errors.append(error)
+
+    names = list(weight_of)
+    threads = [threading.Thread(target=run, args=(names[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors[0]
+
+    arrivals, grants = check_chain(world.ddb.chain(), limit)
+    assert sorted(arrivals) == sorted(names), "every execution queued or was granted exactly once"
+    assert grants == arrivals, "grant order differs from arrival order"
+    assert max(held_at_once) <= limit
+    assert sorted(world.sfn.resumed_arns()) == sorted(names), "each execution resumed exactly once"
+    final = world.lock()
+    assert final.count == 0 and not final.holders and not final.queue
+    assert all(world.execution_item(name) is None for name in names), "per-execution items left behind"
+
+
+def test_weighted_waiters_are_never_overtaken(world: World) -> None:
+    world.acquire(arn(0), weight=3)
+    world.acquire(arn(1), weight=2)  # does not fit (3 + 2 > 4): waits
+    world.acquire(arn(2), weight=1)  # would fit, but must not overtake
+    assert world.lock().queue == (
+        Waiter(arn(1), 2, world.lock().queue[0].enqueued_at),
+        Waiter(arn(2), 1, world.lock().queue[1].enqueued_at),
+    )
+    assert world.sfn.resumed_arns() == [arn(0)]
+    world.release(arn(0))
+    assert world.sfn.resumed_arns() == [arn(0), arn(1), arn(2)]
+    assert world.lock().count == 3
+
+
+# --- resumes that fail -----------------------------------------------------------------------------------
+
+
+def test_a_stopped_waiter_s_grant_goes_to_the_next_one(world: World) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0))
+    world.acquire(arn(1))
+    world.acquire(arn(2))
+    world.sfn.stop(arn(1))  # StopExecution while queued; no reaper ran
+
+    result = world.release(arn(0))
+
+    assert result["dropped"] == [arn(1)]
+    assert result["resumed"] == [arn(2)]
+    lock = world.lock()
+    assert set(lock.holders) == {arn(2)} and lock.count == 1 and not lock.queue
+    assert world.execution_item(arn(1)) is None, "the ended execution's item is cleaned up"
+
+
+def test_a_token_replaced_by_a_re_check_is_used_instead(world: World) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0))
+    world.acquire(arn(1))
+    stale = world.tokens[arn(1)]
+
+    def re_check_starts(token: str) -> None:
+        # The waiting task timed out just now: its retried acquire has written its new token (its first
+        # step) but not yet looked at the lock when the resume with the old token lands.
+        if token == stale:
+            world.sfn.on_success = None
+            world.tokens[arn(1)] = world.sfn.new_token(arn(1))
+            put_execution_item(world.ddb, LockTableConfig(TABLE), arn(1), LOCK, world.tokens[arn(1)])
+
+    world.sfn.on_success = re_check_starts
+    result = world.release(arn(0))
+
+    assert result["resumed"] == [arn(1)]
+    assert world.sfn.successes[-1][:2] == (arn(1), world.tokens[arn(1)])
+    assert world.tokens[arn(1)] != stale
+
+
+def test_a_re_check_racing_with_the_resume_resumes_exactly_once(world: World) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0))
+    world.acquire(arn(1))
+    stale = world.tokens[arn(1)]
+
+    def re_check_runs(token: str) -> None:
+        if token == stale:  # the whole retried acquire runs before the old token's resume lands
+            world.sfn.on_success = None
+            world.acquire(arn(1))
+
+    world.sfn.on_success = re_check_runs
+    result = world.release(arn(0))
+
+    assert result["granted"] == [arn(1)] and result["dropped"] == []
+    assert world.sfn.resumed_arns() == [arn(0), arn(1)], "resumed once, by its own re-check"
+    assert world.lock().count == 1
+
+
+def test_a_lost_resume_is_recovered_by_the_re_check(world: World) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0))
+    world.acquire(arn(1))
+    world.raw.delete_item(TableName=TABLE, Key={"LockName": {"S": arn(1)}})  # its token is lost
+
+    result = world.release(arn(0))
+    assert result["granted"] == [arn(1)] and result["resumed"] == []
+    assert not world.sfn.resumed[arn(1)].is_set(), "nothing to resume it with"
+    assert set(world.lock().holders) == {arn(1)}, "but the slot is its own, not handed on"
+
+    again = world.acquire(arn(1))  # the waiting task's timeout: a retried acquire
+
+    assert again["alreadyHeld"] and again["status"] == "holding"
+    owner, token, output = world.sfn.successes[-1]
+    assert (owner, token) == (arn(1), world.tokens[arn(1)])
+    assert output["alreadyHeld"] is True and output["granted"] is True
+    assert world.lock().count == 1, "not counted twice"
+
+
+def test_a_re_check_while_queued_keeps_the_place(world: World) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0))
+    world.acquire(arn(1))
+    world.acquire(arn(2))
+    again = world.acquire(arn(1))
+    assert again["status"] == "queued" and again["position"] == 0 and again["version"] == 3
+    assert [w.execution_arn for w in world.lock().queue] == [arn(1), arn(2)]
+    assert world.execution_item(arn(1))["taskToken"]["S"] == world.tokens[arn(1)]
+
+
+# --- release ---------------------------------------------------------------------------------------------
+
+
+def test_release_is_idempotent(world: World) -> None:
+    world.acquire(arn(0))
+    first = world.release(arn(0))
+    assert first["released"] and first["releasedWeight"] == 1
+    again = world.release(arn(0))
+    assert not again["released"] and not again["dequeued"]
+    never = world.release(arn(99))
+    assert not never["released"]
+    assert world.lock().count == 0
+    assert len(world.ddb.writes) == 2, "a release of nothing writes nothing"
+
+
+def test_the_reaper_s_release_reads_the_lock_name_from_the_execution_item(world: World) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0))
+    world.acquire(arn(1))
+    world.sfn.stop(arn(1))
+    reaped = world.release(arn(1), lock_name=None)  # the reaper, for an execution that ended while queued
+    assert reaped["lockName"] == LOCK and reaped["dequeued"] and not reaped["released"]
+    assert not world.lock().queue and world.execution_item(arn(1)) is None
+    nothing = world.release(arn(1), lock_name=None)
+    assert nothing == {**nothing, "lockName": None, "released": False}
+
+
+# --- capacity --------------------------------------------------------------------------------------------
+
+
+def test_a_full_queue_fails_the_newcomer_and_keeps_everyone_else(world: World) -> None:
+    world.set_limit(1)
+    for n in range(4):
+        world.acquire(arn(n), maxQueueLength=3)
+    with pytest.raises(SemaphoreQueueFullError):
+        world.acquire(arn(4), maxQueueLength=3)
+    lock = world.lock()
+    assert [w.execution_arn for w in lock.queue] == [arn(1), arn(2), arn(3)]
+    assert world.execution_item(arn(4)) is None
+    world.release(arn(0))
+    assert world.sfn.resumed_arns() == [arn(0), arn(1)]
+
+
+def test_a_thousand_waiters_with_the_longest_arns_fit_in_one_item(world: World) -> None:
+    def long_arn(n: int) -> str:
+        prefix = f"arn:aws-us-gov:states:us-gov-west-1:123456789012:execution:{n:06d}:"
+        return prefix + "x" * (MAX_EXECUTION_ARN_LENGTH - len(prefix))
+
+    holders = {long_arn(n): 1 for n in range(4)}
+    queue = tuple(Waiter(long_arn(n), 1, 9_999_999_999_999) for n in range(4, 1003))
+    lock = QueueLock(count=4, holders={a: _holder() for a in holders}, queue=queue)
+    config = LockTableConfig(table_name=TABLE)
+    world.raw.put_item(**build_put(config, LOCK, parse_queue_lock(None), lock))
+    for n in range(1003):
+        world.sfn.status[long_arn(n)] = "RUNNING"
+    world.tokens[long_arn(4)] = world.sfn.new_token(long_arn(4))
+    put_execution_item(world.ddb, config, long_arn(4), LOCK, world.tokens[long_arn(4)])
+
+    joined = world.acquire(long_arn(1003), limit=4)  # the 1,000th waiter
+    assert joined["position"] == 999
+    with pytest.raises(SemaphoreQueueFullError):
+        world.acquire(long_arn(1004), limit=4)
+    released = world.release(long_arn(0))
+    assert released["granted"] == released["resumed"] == [long_arn(4)]
+
+    # The longest queue allowed next to 4 holders passes DynamoDB's (moto's) item size check.
+    longest = max_queue_length_for(4)
+    full = QueueLock(
+        count=4,
+        holders={a: _holder() for a in holders},
+        queue=tuple(Waiter(long_arn(n), 99999, 9_999_999_999_999) for n in range(4, 4 + longest)),
+    )
+    world.raw.put_item(**build_put(config, "at-capacity", parse_queue_lock(None), full))
+
+
+def _holder() -> Any:
+    from semaphore_core.lock_item import Holder
+
+    return Holder(weight=1, acquired_at="2024-05-01T12:00:00.123Z")
+
+
+# --- warm-up ---------------------------------------------------------------------------------------------
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = T0
+        self.slept: list[float] = []
+
+    def clock(self) -> int:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += round(seconds * 1000)
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    fake = FakeTime()
+    for module in (acquire_handler, release_handler):
+        monkeypatch.setattr(module, "clock", fake.clock)
+        monkeypatch.setattr(module, "sleep", fake.sleep)
+    return fake
+
+
+def _grant_times(world: World) -> list[int]:
+    return [output["grantedAt"] for _, _, output in world.sfn.successes]
+
+
+def test_warmup_spaces_grants_and_an_admissible_waiter_pumps_itself(
+    world: World, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.set_limit(3, tps_limit=2)
+    for n in range(3):
+        world.acquire(arn(n), tpsLimit=2)
+    assert world.sfn.resumed_arns() == [arn(0), arn(1), arn(2)]
+    times = _grant_times(world)
+    assert [b - a for a, b in itertools.pairwise(times)] == [500, 500]
+    assert fake_time.slept == [0.5, 0.5]
+
+    world.acquire(arn(3), tpsLimit=2)  # full: waits for a release, without sleeping
+    assert fake_time.slept == [0.5, 0.5]
+    fake_time.now += 100
+    released = world.release(arn(0))  # frees a slot 100 ms after the last grant: the release waits 400 ms
+    assert released["resumed"] == [arn(3)]
+    assert _grant_times(world)[-1] - times[-1] == 500
+
+
+def test_a_slow_rate_makes_the_waiter_re_check_instead_of_sleeping(
+    world: World, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.set_limit(2, tps_limit=0.2)  # one grant per 5 s: too long to sleep through
+    world.acquire(arn(0), tpsLimit=0.2)
+    with pytest.raises(WarmupTooSoonError):
+        world.acquire(arn(1), tpsLimit=0.2)
+    assert [w.execution_arn for w in world.lock().queue] == [arn(1)], "it keeps its place"
+    fake_time.now += 5000
+    again = world.acquire(arn(1), tpsLimit=0.2)  # the task's Retry, after the grant interval
+    assert again["status"] == "holding"
+
+    world.acquire(arn(2), tpsLimit=0.2)  # the lock is full: it waits for a release
+    fake_time.now += 1000
+    nudged = world.release(arn(0))  # frees a slot 1 s after the last grant: 4 s to go, so nudge the head
+    assert nudged["nudged"] == [arn(2)]
+    assert world.sfn.failures[-1][0] == arn(2) and world.sfn.failures[-1][2] == "WarmupTooSoonError"
+
+
+# --- events ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"weight": 5},
+        {"executionArn": "arn:" + "x" * MAX_EXECUTION_ARN_LENGTH},
+        {"lockName": "arn:looks-like-an-execution"},
+        {"maxQueueLength": 0},
+        {"taskToken": ""},
+    ],
+)
+def test_a_malformed_acquire_writes_nothing(world: World, overrides: dict[str, Any]) -> None:
+    with pytest.raises(InvalidEventError):
+        world.acquire(arn(1), **overrides)
+    assert world.ddb.writes == []
+    assert world.raw.scan(TableName=TABLE)["Count"] == 0
