@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,13 @@ def _found(call: Callable[[], Any]) -> bool:
     return True
 
 
+def _require(entries: list[dict[str, Any]], key: str, values: dict[str, Any]) -> None:
+    """A not-found ``ClientError`` unless an entry's ``key`` is the resource's id (target or statement)."""
+    wanted = values.get("target_id") if key == "Id" else values.get("statement_id")
+    if not any(entry.get(key) == wanted for entry in entries):
+        raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": str(wanted)}}, "Lookup")
+
+
 def exists(resource: Resource, endpoint: str) -> bool:
     """Whether ``resource`` exists on the local AWS at ``endpoint``."""
     v = resource.values
@@ -92,6 +100,19 @@ def exists(resource: Resource, endpoint: str) -> bool:
         events = aws.client("events", endpoint)
         return _found(
             lambda: events.describe_rule(Name=v["name"], EventBusName=v.get("event_bus_name") or "default")
+        )
+    if kind == "aws_cloudwatch_event_target":
+        events = aws.client("events", endpoint)
+        rule, bus = v["rule"], v.get("event_bus_name") or "default"
+        return _found(
+            lambda: _require(events.list_targets_by_rule(Rule=rule, EventBusName=bus)["Targets"], "Id", v)
+        )
+    if kind == "aws_lambda_permission":
+        lam = aws.client("lambda", endpoint)
+        return _found(
+            lambda: _require(
+                json.loads(lam.get_policy(FunctionName=v["function_name"])["Policy"])["Statement"], "Sid", v
+            )
         )
     if kind == "aws_sqs_queue":
         sqs = aws.client("sqs", endpoint)

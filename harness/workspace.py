@@ -9,6 +9,10 @@ so they still resolve from there, and adds a provider configuration for the loca
 - otherwise (a bare module such as the repository root) as an ordinary ``localaws_provider.tf``.
 
 The original directory is never written to; ``terraform init`` then runs in the copy.
+
+The offline aws provider (3.39) validates Lambda runtimes against a list that ends at python3.8, while the
+module defaults to a current runtime: a third file (``localaws_runtime_override.tf``) sets the root's own
+``lambda_runtime`` default and every call of the repository's root module to python3.8.
 """
 
 from __future__ import annotations
@@ -36,6 +40,15 @@ ENDPOINT_SERVICES = (
 
 OVERRIDE_FILE = "localaws_override.tf"
 PROVIDER_FILE = "localaws_provider.tf"
+RUNTIME_OVERRIDE_FILE = "localaws_runtime_override.tf"
+
+#: The newest Lambda runtime the offline aws provider 3.39 accepts.
+LOCAL_LAMBDA_RUNTIME = "python3.8"
+#: The repository root: the module whose calls get LOCAL_LAMBDA_RUNTIME.
+MODULE_ROOT = Path(__file__).resolve().parent.parent
+_MODULE_CALL = re.compile(r'^module\s+"([^"]+)"\s*\{', re.MULTILINE)
+_SOURCE = re.compile(r'^\s*source\s*=\s*"([^"]*)"', re.MULTILINE)
+_LAMBDA_RUNTIME_VARIABLE = re.compile(r'^variable\s+"lambda_runtime"\s*\{', re.MULTILINE)
 
 # A module source that is a relative path: `source = "../.."`, `source = "./modules/x"`.
 _RELATIVE_SOURCE = re.compile(r'^(\s*source\s*=\s*")(\.\.?(?:/[^"]*)?)(")', re.MULTILINE)
@@ -108,4 +121,31 @@ def prepare(source: Path, endpoint: str, parent: Path, include: Sequence[str] = 
 
     target = OVERRIDE_FILE if configures_aws else PROVIDER_FILE
     (workdir / target).write_text(provider_config(endpoint))
+    runtime_override = lambda_runtime_override(sorted(workdir.glob("*.tf")))
+    if runtime_override:
+        (workdir / RUNTIME_OVERRIDE_FILE).write_text(runtime_override)
     return workdir
+
+
+def lambda_runtime_override(tf_files: Sequence[Path]) -> str:
+    """Override blocks giving the module's Lambda functions a runtime the offline provider accepts.
+
+    ``tf_files`` are the prepared copies (module sources already absolute). Empty when the root neither
+    declares ``lambda_runtime`` nor calls the repository's root module.
+    """
+    blocks = []
+    for tf_file in tf_files:
+        text = tf_file.read_text()
+        if _LAMBDA_RUNTIME_VARIABLE.search(text):
+            blocks.append(f'variable "lambda_runtime" {{\n  default = "{LOCAL_LAMBDA_RUNTIME}"\n}}\n')
+        calls = list(_MODULE_CALL.finditer(text))
+        for index, call in enumerate(calls):
+            end = calls[index + 1].start() if index + 1 < len(calls) else len(text)
+            source = _SOURCE.search(text, call.end(), end)
+            if source and Path(source.group(1)).resolve() == MODULE_ROOT:
+                runtime = f'lambda_runtime = "{LOCAL_LAMBDA_RUNTIME}"'
+                blocks.append(f'module "{call.group(1)}" {{\n  {runtime}\n}}\n')
+    if not blocks:
+        return ""
+    header = "# Written by harness.workspace: aws provider 3.39 knows Lambda runtimes up to python3.8 only.\n"
+    return header + "\n".join(blocks)

@@ -165,3 +165,22 @@ def test_prepare_adds_a_provider_to_a_root_without_one(tmp_path: Path) -> None:
     assert (workdir / workspace.PROVIDER_FILE).exists()
     assert not (workdir / workspace.OVERRIDE_FILE).exists()
     assert (workdir / "templates" / "t.tftpl").read_text() == "x"
+
+
+def test_prepare_gives_the_modules_lambdas_a_runtime_the_offline_provider_knows(tmp_path: Path) -> None:
+    example = workspace.MODULE_ROOT / "examples" / "basic"
+    workdir = workspace.prepare(example, "http://127.0.0.1:1", tmp_path / "work")
+    override = (workdir / workspace.RUNTIME_OVERRIDE_FILE).read_text()
+    assert 'module "sfn_semaphore" {\n  lambda_runtime = "python3.8"\n}' in override
+
+    root = workspace.prepare(workspace.MODULE_ROOT, "http://127.0.0.1:1", tmp_path / "root", ("templates",))
+    override = (root / workspace.RUNTIME_OVERRIDE_FILE).read_text()
+    assert 'variable "lambda_runtime" {\n  default = "python3.8"\n}' in override
+    assert "module " not in override, "the root's own sub-modules are not the module"
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "main.tf").write_text('module "x" {\n  source = "./child"\n}\n')
+    assert not (
+        workspace.prepare(other, "http://127.0.0.1:1", tmp_path / "o") / "localaws_runtime_override.tf"
+    ).exists()
