@@ -77,7 +77,7 @@ variable "lock_name" {
   default     = null
 
   validation {
-    condition     = var.lock_name == null || (can(regex("^[\\s\\S]{1,1024}$", var.lock_name)) && !can(regex("^arn:", var.lock_name)))
+    condition     = var.lock_name == null || (can(regex("^[\\s\\S]{1,1000}[\\s\\S]{0,24}$", var.lock_name)) && !can(regex("^arn:", var.lock_name)))
     error_message = "The lock name must be 1 to 1024 characters and must not start with \"arn:\"."
   }
 }
