@@ -52,3 +52,18 @@ output "acquirer_function_name" {
   description = "Name of the acquirer Lambda (only with warmup_tps_limit), or null."
   value       = try(module.acquirer[0].function_name, null)
 }
+
+output "reaper_state_machine_arn" {
+  description = "ARN of the reaper this semaphore's status-change rule starts (created or attached), or null without one."
+  value       = local.reaper_connected ? local.reaper_state_machine_arn : null
+}
+
+output "reaper_events_role_arn" {
+  description = "ARN of the role EventBridge uses to start the reaper (created or given), or null without a reaper. Pass it with reaper_state_machine_arn to attach other semaphores to this reaper."
+  value       = local.reaper_connected ? local.reaper_events_role_arn : null
+}
+
+output "sweeper_function_name" {
+  description = "Name of the sweeper Lambda, or null when sweep_interval_minutes is null."
+  value       = try(module.sweeper[0].function_name, null)
+}

@@ -283,7 +283,7 @@ variable "cloudwatch_log_group_retention_in_days" {
 }
 
 variable "cloudwatch_log_group_kms_key_arn" {
-  description = "ARN of a customer-managed KMS key to encrypt the execution log group the module creates (/aws/vendedlogs/states/<state machine name>); its key policy must let CloudWatch Logs (logs.<region>.amazonaws.com) use it for that log group. Null uses CloudWatch Logs' own encryption."
+  description = "ARN of a customer-managed KMS key to encrypt the log groups the module creates: the execution log group (/aws/vendedlogs/states/<state machine name>), the reaper's (<name>-reaper, with logging on) and the Lambda functions' (/aws/lambda/<name>-sweeper, /aws/lambda/<name>-acquire); its key policy must let CloudWatch Logs (logs.<region>.amazonaws.com) use it for those log groups. Null uses CloudWatch Logs' own encryption."
   type        = string
   default     = null
 
@@ -323,5 +323,59 @@ variable "role_policy_json" {
   validation {
     condition     = var.role_policy_json == null || can(jsondecode(coalesce(var.role_policy_json, "{}")).Statement)
     error_message = "The role policy must be an IAM policy document in JSON with a \"Statement\"."
+  }
+}
+
+################################################################################
+# Slot recovery: the reaper and the sweeper
+################################################################################
+
+variable "create_reaper" {
+  description = "Whether to create a reaper for this semaphore: a Step Functions state machine, started by an EventBridge rule when an execution ends FAILED, ABORTED or TIMED_OUT, that gives back the slot it still holds. Set false to attach to an existing reaper (reaper_state_machine_arn) or to have none. Standard workflows only (Express executions send no status events)."
+  type        = bool
+  default     = true
+}
+
+variable "reaper_state_machine_arn" {
+  description = "ARN of an existing reaper (modules/reaper) to attach this semaphore to, with create_reaper = false. Its role must already allow this semaphore's lock table (its lock_table_arns), or its runs for this semaphore fail with AccessDenied."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.reaper_state_machine_arn == null || can(regex("^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[A-Za-z0-9_-]{1,80}$", coalesce(var.reaper_state_machine_arn, "x")))
+    error_message = "The reaper must be a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME), or null."
+  }
+}
+
+variable "reaper_events_role_arn" {
+  description = "ARN of the IAM role EventBridge assumes to start the existing reaper (the events_role_arn output of modules/reaper). Required with reaper_state_machine_arn."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.reaper_events_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", coalesce(var.reaper_events_role_arn, "x")))
+    error_message = "The reaper's events role must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), or null."
+  }
+}
+
+variable "sweep_interval_minutes" {
+  description = "Minutes between two runs of the sweeper, a scheduled Lambda that gives back every slot whose holder's execution is no longer running (the safety net under the reaper, whose events are best effort). Null turns the sweeper off."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.sweep_interval_minutes == null || (coalesce(var.sweep_interval_minutes, 1) >= 1 && coalesce(var.sweep_interval_minutes, 1) <= 1440 && coalesce(var.sweep_interval_minutes, 1) % 1 == 0)
+    error_message = "The sweep interval must be a whole number of minutes from 1 to 1440, or null to turn the sweeper off."
+  }
+}
+
+variable "lock_lease_seconds" {
+  description = "Lease for the sweeper: a holder whose execution status cannot be read (throttled, denied, an Express execution) is released once it has held its slot this long. Null (the default) releases a holder only when its execution is known to have ended. Set it longer than any execution can hold a slot."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.lock_lease_seconds == null || (coalesce(var.lock_lease_seconds, 1) >= 1 && coalesce(var.lock_lease_seconds, 1) % 1 == 0)
+    error_message = "The lock lease must be a whole number of seconds of at least 1, or null for no lease."
   }
 }

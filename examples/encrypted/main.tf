@@ -9,6 +9,13 @@ locals {
   # The module names its execution log group after the state machine; the key policy below names it too.
   log_group_name = "/aws/vendedlogs/states/${var.name}"
   log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
+
+  # The module's other log groups use the same key: the reaper's execution logs and the sweeper Lambda's logs.
+  log_group_arns = [
+    local.log_group_arn,
+    "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/vendedlogs/states/${var.name}-reaper",
+    "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/lambda/${var.name}-sweeper",
+  ]
 }
 
 # A semaphore with everything a security review asks for turned on: the lock table and the execution logs
@@ -82,7 +89,8 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
-  # CloudWatch Logs encrypts and decrypts the execution log group's data, and no other log group's.
+  # CloudWatch Logs encrypts and decrypts the module's log groups' data (execution logs, the reaper's and the
+  # sweeper's), and no other log group's.
   statement {
     sid = "CloudWatchLogsForTheExecutionLogGroup"
     actions = [
@@ -102,7 +110,7 @@ data "aws_iam_policy_document" "key" {
     condition {
       test     = "ArnEquals"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = [local.log_group_arn]
+      values   = local.log_group_arns
     }
   }
 }

@@ -61,6 +61,10 @@ BAD_VALUES: dict[str, list[Any]] = {
     "lambda_reserved_concurrent_executions": [-2],
     "lambda_kms_key_arn": ["my-key"],
     "lambda_dead_letter_target_arn": ["arn:aws:lambda:us-east-1:123456789012:function:f"],
+    "reaper_state_machine_arn": ["arn:aws:lambda:us-east-1:123456789012:function:f"],
+    "reaper_events_role_arn": ["arn:aws:iam::123456789012:user/someone"],
+    "sweep_interval_minutes": [0, 1.5],
+    "lock_lease_seconds": [0],
 }
 
 
@@ -98,7 +102,7 @@ def module_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terraform]
         ROOT,
         f"http://127.0.0.1:{free_port()}",
         tmp_path_factory.mktemp("plan"),
-        include=("templates",),
+        include=("templates", "lambdas/dist"),
     )
     terraform = Terraform(workdir, timeout=120)
     terraform.init()
