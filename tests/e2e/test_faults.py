@@ -321,7 +321,13 @@ def test_a_double_release_never_drives_the_count_below_zero(
             swept = [json.loads(future.result()["Payload"].read()) for future in sweeps]
         wait_for_executions(sfn, extra, timeout=30)
         _wait_free(dynamodb, table, lock, 30, sampler)
-        time.sleep(1)  # let the event-driven reaper finish too, while still sampling
+
+        def all_reapers_done() -> bool:
+            statuses = _reaper_runs(sfn, outputs["reaper_state_machine_arn"]).get(arn, {}).get("statuses", [])
+            return len(statuses) == 6 and "RUNNING" not in statuses
+
+        # Five extra runs and the event-driven one, still sampling while the last of them write.
+        wait_until(all_reapers_done, 30, poll=0.2, what="six reaper runs ended")
 
     runs = _reaper_runs(sfn, outputs["reaper_state_machine_arn"])[arn]
     assert runs["statuses"] == ["SUCCEEDED"] * 6, "five extra runs and the event-driven one"
