@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from semaphore_core.capacity import MAX_EXECUTION_ARN_LENGTH
 from semaphore_core.errors import InvalidEventError, SemaphoreQueueFullError, WarmupTooSoonError
 from semaphore_core.execution_item import delete_execution_item, put_execution_item
 from semaphore_core.handoff import QueueContext, pump, resume_granted
-from semaphore_core.queue import QueueLock, Waiter
+from semaphore_core.queue import Outcome, QueueLock, Waiter, settle, settle_only
 from semaphore_core.queue import acquire as enqueue_and_settle
+from semaphore_core.queue_fast import fast_acquire
 from semaphore_core.validation import (
     optional_positive_number,
     require_exact_keys,
@@ -91,6 +92,8 @@ class AcquireResult:
     #: 0-based place in the queue when queued.
     position: int | None
     version: int | None
+    #: Whether a single write (no read) queued or granted it.
+    fast: bool = False
     granted: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
@@ -104,6 +107,7 @@ class AcquireResult:
             "alreadyHeld": self.already_held,
             "position": self.position,
             "version": self.version,
+            "fast": self.fast,
             "granted": self.granted,
             "resumed": self.resumed,
             "dropped": self.dropped,
@@ -113,18 +117,29 @@ class AcquireResult:
 def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
     """Queue up (or find the existing place or grant), resume the granted; see the module doc."""
     arn = request.execution_arn
-    put_execution_item(ctx.dynamodb, ctx.config, arn, request.lock_name, request.task_token)
-    try:
+    earlier = put_execution_item(ctx.dynamodb, ctx.config, arn, request.lock_name, request.task_token)
+    committed = None
+    outcome = _first_attempt(ctx, request) if earlier is None else None
+    fast = outcome is not None
+    if outcome is not None and _could_grant_now(outcome.lock, request, ctx.clock()):
+        # Appended, but the item shows a head that could go now (a slot freed by a pure decrement, or a
+        # release that raced with the append): settle it here rather than leave the slot idle.
         committed = ctx.transact(
-            request.lock_name,
-            lambda lock, now: enqueue_and_settle(
-                lock, arn, request.weight, request.limit, request.tps_limit, now, request.max_queue_length
-            ),
+            request.lock_name, lambda lock, now: settle_only(lock, request.limit, request.tps_limit, now)
         )
-    except SemaphoreQueueFullError:
-        delete_execution_item(ctx.dynamodb, ctx.config, arn)
-        raise
-    outcome = committed.outcome
+        outcome = replace(committed.outcome, granted=outcome.granted + committed.outcome.granted)
+    if outcome is None:
+        try:
+            committed = ctx.transact(
+                request.lock_name,
+                lambda lock, now: enqueue_and_settle(
+                    lock, arn, request.weight, request.limit, request.tps_limit, now, request.max_queue_length
+                ),
+            )
+        except SemaphoreQueueFullError:
+            delete_execution_item(ctx.dynamodb, ctx.config, arn)
+            raise
+        outcome = committed.outcome
     held = outcome.before.holders.get(arn)
     to_resume = list(outcome.granted)
     if held is not None:
@@ -158,10 +173,38 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
         status="holding" if arn in lock.holders else "queued",
         already_held=held is not None,
         position=lock.position(arn),
-        version=committed.version,
+        version=committed.version if committed is not None else None,
+        fast=fast,
         granted=[w.execution_arn for w in outcome.granted],
         resumed=handoff.resumed,
         dropped=handoff.dropped,
     )
     logger.info(json.dumps({"outcome": "acquire", **result.to_response()}))
     return result
+
+
+def _first_attempt(ctx: QueueContext, request: QueueAcquireRequest) -> Outcome | None:
+    """The single-write paths (``queue_fast``) as an outcome: granted at once (the lock then holds this
+    execution), or appended (the lock as the append left it); None when neither applied."""
+    now = ctx.clock()
+    me = Waiter(request.execution_arn, request.weight, now)
+    fast = fast_acquire(
+        ctx.dynamodb,
+        ctx.config,
+        request.lock_name,
+        me,
+        request.limit,
+        request.tps_limit,
+        request.max_queue_length,
+    )
+    if fast is None:
+        return None
+    lock = fast.lock or QueueLock()
+    if fast.granted:
+        return Outcome(before=QueueLock(), lock=lock, granted=(me,))
+    blocked = settle(lock, request.limit, request.tps_limit, ctx.clock()).rate_blocked_until
+    return Outcome(before=lock, lock=lock, rate_blocked_until=blocked)
+
+
+def _could_grant_now(lock: QueueLock, request: QueueAcquireRequest, now_ms: int) -> bool:
+    return bool(settle(lock, request.limit, request.tps_limit, now_ms).granted)

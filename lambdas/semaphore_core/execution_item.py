@@ -34,14 +34,18 @@ def execution_key(config: LockTableConfig, execution_arn: str) -> dict[str, Attr
 
 def put_execution_item(
     client: DynamoDBClient, config: LockTableConfig, execution_arn: str, lock_name: str, task_token: str
-) -> None:
-    """Write (or replace) the execution's item with its lock and current task token."""
+) -> ExecutionItem | None:
+    """Write (or replace) the execution's item with its lock and current task token; returns the item it
+    replaced (None on the execution's first attempt)."""
     item = {
         **execution_key(config, execution_arn),
         LOCK_NAME: string(lock_name),
         TASK_TOKEN: string(task_token),
     }
-    _call(lambda: client.put_item(TableName=config.table_name, Item=item), execution_arn)
+    response = _call(
+        lambda: client.put_item(TableName=config.table_name, Item=item, ReturnValues="ALL_OLD"), execution_arn
+    )
+    return _parse(response.get("Attributes"))
 
 
 def read_execution_item(
@@ -54,10 +58,7 @@ def read_execution_item(
         ),
         execution_arn,
     )
-    item = response.get("Item")
-    if not isinstance(item, Mapping):
-        return None
-    return ExecutionItem(lock_name=_string(item.get(LOCK_NAME)), task_token=_string(item.get(TASK_TOKEN)))
+    return _parse(response.get("Item"))
 
 
 def delete_execution_item(client: DynamoDBClient, config: LockTableConfig, execution_arn: str) -> None:
@@ -66,6 +67,12 @@ def delete_execution_item(client: DynamoDBClient, config: LockTableConfig, execu
         lambda: client.delete_item(TableName=config.table_name, Key=execution_key(config, execution_arn)),
         execution_arn,
     )
+
+
+def _parse(item: object) -> ExecutionItem | None:
+    if not isinstance(item, Mapping) or not item:
+        return None
+    return ExecutionItem(lock_name=_string(item.get(LOCK_NAME)), task_token=_string(item.get(TASK_TOKEN)))
 
 
 def _string(value: object) -> str | None:

@@ -1,9 +1,9 @@
 """Patches that close the gaps between moto and AWS, applied in the server process before it serves."""
 
-from localaws.patches import awslambda, dynamodb, events
+from localaws.patches import awslambda, dynamodb, dynamodb_item_size, events
 
 #: Every patch module exposes ``apply()``; they are applied in this order.
-ALL = (dynamodb, awslambda, events)
+ALL = (dynamodb, dynamodb_item_size, awslambda, events)
 
 
 def apply_all() -> None:

@@ -1,11 +1,11 @@
 """Queue mode's functions through their real handlers, on moto's DynamoDB in this process.
 
-DynamoDB is moto with the local AWS's atomicity patch (each request runs alone, as single-item writes do on
-AWS). Step Functions is a fake that records SendTaskSuccess/SendTaskFailure, answers like the service for
+DynamoDB is moto with the local AWS's patches (each request runs alone, as single-item writes do on
+AWS; an update is judged by the size of the item it leaves). Step Functions is a fake that records SendTaskSuccess/SendTaskFailure, answers like the service for
 dead tokens, and tells the status of executions, so a test can stop one or lose its token.
 
-Every successful write of the lock item is recorded (the item carries its version, and each write is
-conditioned on the previous one), so the tests check the whole chain of states, not only the end:
+Every successful write of the lock item is recorded (the item carries its version, which every write bumps,
+and each read-modify-write is conditioned on the version it read), so the tests check the whole chain of states, not only the end:
 never over the limit, count equal to the holders' weights, never a head that fits left waiting, grants in
 arrival order, nobody lost.
 """
@@ -42,6 +42,7 @@ from semaphore_core.queue import QueueLock, Waiter
 from semaphore_core.queue_store import build_put, parse_queue_lock
 
 import localaws.patches.dynamodb as atomic_dynamodb
+import localaws.patches.dynamodb_item_size as item_size
 
 TABLE = "locks"
 LOCK = "render-farm"
@@ -143,7 +144,12 @@ class RecordingDynamoDB:
         return response
 
     def update_item(self, **kwargs: Any) -> dict[str, Any]:
-        return dict(self.client.update_item(**kwargs))
+        response = dict(self.client.update_item(**kwargs))
+        if not kwargs["Key"]["LockName"]["S"].startswith("arn:"):
+            assert kwargs.get("ReturnValues") == "ALL_NEW", "every lock update returns the item it wrote"
+            with self._lock:
+                self.writes.append(response["Attributes"])
+        return response
 
     def delete_item(self, **kwargs: Any) -> dict[str, Any]:
         return dict(self.client.delete_item(**kwargs))
@@ -217,6 +223,7 @@ def retry_contention(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     atomic_dynamodb.apply()
+    item_size.apply()
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
