@@ -31,16 +31,21 @@ data "aws_iam_policy_document" "this" {
   count = local.create_role ? 1 : 0
 
   # The semaphore itself: read and conditionally update items of its own lock table, nothing else. With a
-  # lock name from the execution input it also writes and deletes its index item (docs/lock-item.md).
-  statement {
-    sid       = "LockTable"
-    actions   = concat(["dynamodb:GetItem", "dynamodb:UpdateItem"], local.dynamic_lock_name ? ["dynamodb:PutItem", "dynamodb:DeleteItem"] : [])
-    resources = [local.lock_table_arn]
+  # lock name from the execution input it also writes and deletes its index item (docs/lock-item.md). In
+  # queue mode the queue Lambdas do all of it: the state machine touches no table.
+  dynamic "statement" {
+    for_each = local.queue ? [] : [1]
+
+    content {
+      sid       = "LockTable"
+      actions   = concat(["dynamodb:GetItem", "dynamodb:UpdateItem"], local.dynamic_lock_name ? ["dynamodb:PutItem", "dynamodb:DeleteItem"] : [])
+      resources = [local.lock_table_arn]
+    }
   }
 
   # Warm-up: the acquire state invokes the acquirer Lambda, and only it.
   dynamic "statement" {
-    for_each = local.warmup ? [1] : []
+    for_each = local.use_acquirer ? [1] : []
 
     content {
       sid       = "AcquirerLambda"
@@ -49,10 +54,21 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # Queue mode: the acquire and release states invoke the two queue Lambdas, and only them.
+  dynamic "statement" {
+    for_each = local.queue ? [1] : []
+
+    content {
+      sid       = "QueueLambdas"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [module.queue[0].acquire_function_arn, module.queue[0].release_function_arn]
+    }
+  }
+
   # A lock table encrypted with your key: the role may use that key, and only through DynamoDB, so its reads
   # and writes work whether the key policy grants DynamoDB's callers directly or delegates to IAM.
   dynamic "statement" {
-    for_each = var.lock_table_kms_key_arn != null ? [1] : []
+    for_each = var.lock_table_kms_key_arn != null && !local.queue ? [1] : []
 
     content {
       sid       = "LockTableKey"

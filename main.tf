@@ -40,6 +40,9 @@ locals {
 
   warmup = var.warmup_tps_limit != null
 
+  # The acquirer Lambda enforces the warm-up rate in poll mode; in queue mode the queue Lambdas do (queue.tf).
+  use_acquirer = local.warmup && !local.queue
+
   # The Lambda functions trace like the state machine (Active sends their segments to X-Ray).
   lambda_tracing_mode = var.tracing_enabled ? "Active" : "PassThrough"
 
@@ -49,9 +52,9 @@ locals {
     table_name              = local.lock_table_name
     lock_key                = local.lock_key
     lock_name_field         = local.lock_name_field
-    index_item              = local.index_item
+    index_item              = local.queue ? null : local.index_item
     index_key               = local.index_key
-    acquire_function_arn    = local.warmup ? module.acquirer[0].function_arn : null
+    acquire_function_arn    = local.use_acquirer ? module.acquirer[0].function_arn : null
     limit                   = var.concurrency_limit
     tps_limit               = local.warmup ? var.warmup_tps_limit : "null"
     transient_lambda_errors = local.transient_lambda_errors
@@ -59,7 +62,15 @@ locals {
     max_count_before_grant  = var.concurrency_limit - var.per_item_concurrency
     wait_seconds            = var.acquire_wait_seconds
     transient_errors        = local.transient_dynamodb_errors
-    work                    = jsonencode(jsondecode(var.work_definition))
+    # Queue mode (queue.tf): the per-execution item replaces the index item, the queue Lambdas the updates.
+    queue                      = local.queue
+    queue_acquire_function_arn = local.queue ? module.queue[0].acquire_function_arn : null
+    queue_release_function_arn = local.queue ? module.queue[0].release_function_arn : null
+    queue_recheck_seconds      = var.queue_recheck_seconds
+    queue_rate_retry_seconds   = local.queue_rate_retry_seconds
+    queue_retry_errors         = local.queue_retry_errors
+    max_queue_length           = var.max_queue_length
+    work                       = jsonencode(jsondecode(var.work_definition))
     release_states = [
       {
         name    = "Release semaphore"
@@ -115,7 +126,7 @@ locals {
 
 module "acquirer" {
   source = "./modules/acquirer-lambda"
-  count  = local.warmup ? 1 : 0
+  count  = local.use_acquirer ? 1 : 0
 
   name                                   = "${var.name}-acquire"
   lock_table_name                        = local.lock_table_name

@@ -49,8 +49,23 @@ output "release_state" {
 }
 
 output "acquirer_function_name" {
-  description = "Name of the acquirer Lambda (only with warmup_tps_limit), or null."
+  description = "Name of the acquirer Lambda (only with warmup_tps_limit in poll mode), or null."
   value       = try(module.acquirer[0].function_name, null)
+}
+
+output "queue_acquire_function_name" {
+  description = "Name of the queue acquire Lambda (only with acquire_mode = \"queue\"), or null."
+  value       = try(module.queue[0].acquire_function_name, null)
+}
+
+output "queue_release_function_name" {
+  description = "Name of the queue release Lambda (only with acquire_mode = \"queue\"), or null. The reaper and the sweeper call it for executions that end holding or waiting."
+  value       = try(module.queue[0].release_function_name, null)
+}
+
+output "queue_release_function_arn" {
+  description = "ARN of the queue release Lambda (only with acquire_mode = \"queue\"), or null."
+  value       = try(module.queue[0].release_function_arn, null)
 }
 
 output "reaper_state_machine_arn" {

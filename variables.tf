@@ -146,6 +146,39 @@ variable "warmup_tps_limit" {
   }
 }
 
+variable "acquire_mode" {
+  description = "How a waiting execution gets its slot. \"poll\" (default): it retries the acquire every acquire_wait_seconds. \"queue\": it joins the lock's FIFO queue and sleeps, unbilled, until a release hands it the slot (two small Lambda functions do the queueing; Standard workflows only)."
+  type        = string
+  default     = "poll"
+
+  validation {
+    condition     = contains(["poll", "queue"], var.acquire_mode)
+    error_message = "The acquire mode must be \"poll\" or \"queue\"."
+  }
+}
+
+variable "max_queue_length" {
+  description = "Queue mode: most executions waiting on one lock. One more fails with SemaphoreQueueFullError instead of waiting (nobody queued is lost). The lock item holds the queue, so the holders and the queue must fit in DynamoDB's 400 KB: 306 bytes per unit of concurrency_limit plus 286 per waiter (1,000 waiters fit next to a limit of up to 398)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.max_queue_length >= 1 && var.max_queue_length <= 1425 && var.max_queue_length % 1 == 0
+    error_message = "The max queue length must be a whole number from 1 to 1425 (and fit next to concurrency_limit holders in one 400 KB item)."
+  }
+}
+
+variable "queue_recheck_seconds" {
+  description = "Queue mode: a waiting execution re-checks its place after this many seconds without a resume (the waiting task's timeout; it keeps its place). Each re-check costs one billed state transition; a lost resume is recovered within this time. Keep it above the Lambda functions' 30 s timeout when warmup_tps_limit is set."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.queue_recheck_seconds >= 5 && var.queue_recheck_seconds <= 31536000 && var.queue_recheck_seconds % 1 == 0
+    error_message = "The queue re-check interval must be a whole number of seconds from 5 to 31536000."
+  }
+}
+
 ################################################################################
 # Lambda functions (the acquirer, when warmup_tps_limit is set)
 ################################################################################

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from semaphore_core.capacity import MAX_EXECUTION_ARN_LENGTH
+from semaphore_core.clock import parse_iso8601_ms
 from semaphore_core.errors import InvalidEventError, SemaphoreQueueFullError, WarmupTooSoonError
 from semaphore_core.execution_item import delete_execution_item, put_execution_item
 from semaphore_core.handoff import QueueContext, pump, resume_granted
+from semaphore_core.lock_item import Holder
 from semaphore_core.queue import Outcome, QueueLock, Waiter, settle, settle_only
 from semaphore_core.queue import acquire as enqueue_and_settle
 from semaphore_core.queue_fast import fast_acquire
@@ -149,7 +151,7 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
         request.lock_name,
         to_resume,
         known_tokens={arn: request.task_token},
-        already_held=frozenset({arn}) if held is not None else frozenset(),
+        already_held={arn: _granted_at(held, ctx.clock())} if held is not None else None,
     )
     lock = outcome.lock
     blocked = handoff.rate_blocked_until if handoff.dropped else outcome.rate_blocked_until
@@ -208,3 +210,9 @@ def _first_attempt(ctx: QueueContext, request: QueueAcquireRequest) -> Outcome |
 
 def _could_grant_now(lock: QueueLock, request: QueueAcquireRequest, now_ms: int) -> bool:
     return bool(settle(lock, request.limit, request.tps_limit, now_ms).granted)
+
+
+def _granted_at(holder: Holder, default_ms: int) -> int:
+    """When a holder was granted its slot (its entry's acquiredAt), for the resume of one found holding."""
+    parsed = parse_iso8601_ms(holder.acquired_at) if holder.acquired_at else None
+    return parsed if parsed is not None else default_ms

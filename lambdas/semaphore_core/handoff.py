@@ -104,15 +104,20 @@ def resume_granted(
     lock_name: str,
     granted: Sequence[Waiter],
     known_tokens: Mapping[str, str] | None = None,
-    already_held: frozenset[str] = frozenset(),
+    already_held: Mapping[str, int] | None = None,
 ) -> Handoff:
-    """Resume every granted execution; pass on the grants of those that have ended (see module doc)."""
+    """Resume every granted execution; pass on the grants of those that have ended (see module doc).
+
+    ``already_held`` maps executions found holding already (their resume was lost) to their grant time.
+    """
     handoff = Handoff()
     pending = deque(granted)
+    held = already_held or {}
     while pending:
         waiter = pending.popleft()
         arn = waiter.execution_arn
-        output = grant_output(lock_name, waiter, ctx.clock(), already_held=arn in already_held)
+        granted_at = held.get(arn, ctx.clock())
+        output = grant_output(lock_name, waiter, granted_at, already_held=arn in held)
         verdict = _resume(ctx, waiter, output, (known_tokens or {}).get(arn))
         if verdict == "resumed":
             handoff.resumed.append(arn)

@@ -65,6 +65,9 @@ BAD_VALUES: dict[str, list[Any]] = {
     "reaper_events_role_arn": ["arn:aws:iam::123456789012:user/someone"],
     "sweep_interval_minutes": [0, 1.5],
     "lock_lease_seconds": [0],
+    "acquire_mode": ["fifo"],
+    "max_queue_length": [0, 1426],
+    "queue_recheck_seconds": [4, 2.5],
 }
 
 
@@ -143,3 +146,24 @@ def test_weight_above_the_limit_is_rejected(module_root: Terraform, tmp_path: Pa
 
 def test_weight_equal_to_the_limit_plans(module_root: Terraform, tmp_path: Path) -> None:
     assert _plan(module_root, tmp_path, {**GOOD, "concurrency_limit": 3, "per_item_concurrency": 3}) is True
+
+
+QUEUE = {**GOOD, "acquire_mode": "queue"}
+
+
+def test_queue_mode_plans(module_root: Terraform, tmp_path: Path) -> None:
+    assert _plan(module_root, tmp_path, {**QUEUE, "max_queue_length": 1000, "concurrency_limit": 398}) is True
+
+
+def test_queue_mode_refuses_express(module_root: Terraform, tmp_path: Path) -> None:
+    with pytest.raises(TerraformError) as raised:
+        _plan(module_root, tmp_path, {**QUEUE, "state_machine_type": "EXPRESS"})
+    assert "Queue mode (acquire_mode queue) needs a STANDARD state machine" in _squash(raised.value.stderr)
+
+
+def test_queue_mode_refuses_a_queue_that_outgrows_the_item(module_root: Terraform, tmp_path: Path) -> None:
+    with pytest.raises(TerraformError) as raised:
+        _plan(module_root, tmp_path, {**QUEUE, "max_queue_length": 1000, "concurrency_limit": 399})
+    stderr = _squash(raised.value.stderr)
+    assert "max_queue_length (1000) is too long for concurrency_limit 399" in stderr
+    assert "Allow at most 999 waiters" in stderr

@@ -35,6 +35,10 @@ NO_RESOURCE_LEVEL_ACTIONS: frozenset[str] = frozenset(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
+        # Step Functions task callbacks (queue mode resumes and nudges waiting tasks): the task token is the
+        # capability, and the service reference lists no resource type for these actions.
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
         # X-Ray trace submission and sampling.
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",

@@ -1,0 +1,62 @@
+################################################################################
+# Queue mode (acquire_mode = "queue"): FIFO handoff without polling
+#
+# The acquire state hands its task token to the queue acquire Lambda (lambda:invoke.waitForTaskToken), which
+# queues the execution in the lock item (or grants at once) and returns; the task then waits, unbilled. The
+# release state calls the queue release Lambda, which frees the slot and, in the same conditional write,
+# grants it to the oldest waiters that fit, then resumes them with SendTaskSuccess. Lost wake-ups are
+# recovered by the waiting task's own timeout (queue_recheck_seconds). See docs/lock-item.md for the item.
+################################################################################
+
+locals {
+  queue = var.acquire_mode == "queue"
+
+  # Function names are <prefix>-queue-acquire / -queue-release: at most 64 characters in all, so a long
+  # semaphore name is shortened, with a hash of the whole name to keep it unique.
+  queue_function_prefix = length(var.name) <= 50 ? var.name : "${substr(var.name, 0, 41)}-${substr(sha1(var.name), 0, 8)}"
+
+  # This machine's ARN, built from its name: the functions' role may describe its executions only, and the
+  # machine itself depends on the functions (a reference would be a cycle). The account is the lock table's
+  # (same account and region), which needs no look-up at plan time.
+  queue_state_machine_arn = local.queue ? "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${split(":", local.lock_table_arn)[4]}:stateMachine:${coalesce(var.state_machine_name, var.name)}" : null
+
+  # The lock item must fit in DynamoDB's 400 KB with every holder (weight 1 at worst, from any state machine
+  # sharing the lock) and a full queue: lambdas/semaphore_core/capacity.py has the same figures.
+  queue_item_max_bytes = 1536 + 306 * var.concurrency_limit + 286 * var.max_queue_length
+
+  # A warm-up rate: a waiter whose turn has come but that the rate holds back re-checks after one interval.
+  queue_rate_retry_seconds = local.warmup ? max(1, ceil(1 / var.warmup_tps_limit)) : 1
+
+  # Errors after which calling a queue Lambda again is safe (its outcomes are idempotent).
+  queue_retry_errors = concat(["LockContentionError", "LockThrottledError", "Sandbox.Timedout"], local.transient_lambda_errors)
+
+  # Fail the plan with these messages (Terraform 1.0 validation cannot compare two variables).
+  check_queue_type     = local.queue && var.state_machine_type != "STANDARD" ? tobool("Queue mode (acquire_mode queue) needs a STANDARD state machine: Express workflows cannot wait for a task token.") : true
+  check_queue_capacity = local.queue && local.queue_item_max_bytes > 409600 ? tobool("max_queue_length (${var.max_queue_length}) is too long for concurrency_limit ${var.concurrency_limit}: the lock item could reach ${local.queue_item_max_bytes} bytes, over DynamoDB's 409600. Allow at most ${floor((409600 - 1536 - 306 * var.concurrency_limit) / 286)} waiters.") : true
+}
+
+module "queue" {
+  source = "./modules/queue-lambdas"
+  count  = local.queue ? 1 : 0
+
+  name                                   = local.queue_function_prefix
+  acquire_filename                       = "${path.module}/lambdas/dist/queue_acquire.zip"
+  release_filename                       = "${path.module}/lambdas/dist/queue_release.zip"
+  state_machine_arns                     = [local.queue_state_machine_arn]
+  concurrency_limit                      = var.concurrency_limit
+  warmup_tps_limit                       = var.warmup_tps_limit
+  lock_table_name                        = local.lock_table_name
+  lock_table_arn                         = local.lock_table_arn
+  lock_id_attribute                      = var.lock_id_attribute
+  lock_table_kms_key_arn                 = var.lock_table_kms_key_arn
+  runtime                                = var.lambda_runtime
+  memory_size                            = var.lambda_memory_size
+  reserved_concurrent_executions         = var.lambda_reserved_concurrent_executions
+  kms_key_arn                            = var.lambda_kms_key_arn
+  dead_letter_target_arn                 = var.lambda_dead_letter_target_arn
+  tracing_mode                           = local.lambda_tracing_mode
+  role_permissions_boundary              = var.role_permissions_boundary
+  cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
+  cloudwatch_log_group_kms_key_id        = var.cloudwatch_log_group_kms_key_arn
+  tags                                   = var.tags
+}
