@@ -1,13 +1,14 @@
 """Queue mode's functions through their real handlers, on moto's DynamoDB in this process.
 
-DynamoDB is moto with the local AWS's patches (each request runs alone, as single-item writes do on
-AWS; an update is judged by the size of the item it leaves). Step Functions is a fake that records SendTaskSuccess/SendTaskFailure, answers like the service for
-dead tokens, and tells the status of executions, so a test can stop one or lose its token.
+DynamoDB is moto with the local AWS's patches: each request runs alone, as single-item writes do on AWS,
+and an update is judged by the size of the item it leaves. Step Functions is a fake that records
+SendTaskSuccess/SendTaskFailure, answers like the service for dead tokens, and tells the status of
+executions, so a test can stop one or lose its token.
 
-Every successful write of the lock item is recorded (the item carries its version, which every write bumps,
-and each read-modify-write is conditioned on the version it read), so the tests check the whole chain of states, not only the end:
-never over the limit, count equal to the holders' weights, never a head that fits left waiting, grants in
-arrival order, nobody lost.
+Every successful write of the lock item is recorded (every write bumps the item's version, and each
+read-modify-write is conditioned on the version it read), so the tests check the whole chain of states, not
+only the end: never over the limit, count equal to the holders' weights, never a head that fits left
+waiting, grants in arrival order, nobody lost.
 """
 
 from __future__ import annotations
