@@ -60,3 +60,54 @@ module "queue" {
   cloudwatch_log_group_kms_key_id        = var.cloudwatch_log_group_kms_key_arn
   tags                                   = var.tags
 }
+
+################################################################################
+# Queue mode's reaper: the release Lambda itself
+#
+# A pure decrement (modules/reaper) would leave a freed slot idle while others queue, and cannot remove a
+# waiter that ended in the queue. In queue mode the status-change rule invokes the queue release Lambda
+# (asynchronously) instead: it removes the ended execution as a holder or as a waiter and hands the slot on.
+# Best effort like every status event: the next settle's dead-token check and the sweeper cover a lost one.
+################################################################################
+
+resource "aws_cloudwatch_event_rule" "queue_reaper" {
+  count = local.queue ? 1 : 0
+
+  name        = "${substr(var.name, 0, 57)}-reaper"
+  description = "Releases the slot or queue place of an execution of ${aws_sfn_state_machine.this.name} that ends FAILED, ABORTED or TIMED_OUT."
+  event_pattern = jsonencode({
+    source        = ["aws.states"]
+    "detail-type" = ["Step Functions Execution Status Change"]
+    detail = {
+      status          = ["FAILED", "ABORTED", "TIMED_OUT"]
+      stateMachineArn = [aws_sfn_state_machine.this.arn]
+    }
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "queue_reaper" {
+  count = local.queue ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.queue_reaper[0].name
+  target_id = "queue-release"
+  arn       = module.queue[0].release_function_arn
+
+  # The release event: a dynamic lock name is null here and read from the execution's own item.
+  input_transformer {
+    input_paths = {
+      executionArn = "$.detail.executionArn"
+    }
+    input_template = "{\"lockName\": ${local.dynamic_lock_name ? "null" : jsonencode(local.lock_name)}, \"executionArn\": \"<executionArn>\"}"
+  }
+}
+
+resource "aws_lambda_permission" "queue_reaper" {
+  count = local.queue ? 1 : 0
+
+  statement_id  = "ReleaseEndedExecutions"
+  action        = "lambda:InvokeFunction"
+  function_name = module.queue[0].release_function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.queue_reaper[0].arn
+}

@@ -8,7 +8,8 @@
 ################################################################################
 
 locals {
-  reaper_events    = var.state_machine_type == "STANDARD"
+  # In queue mode the queue release Lambda is the reaper (queue.tf): it also drops waiters and hands slots on.
+  reaper_events    = var.state_machine_type == "STANDARD" && !local.queue
   create_reaper    = var.create_reaper && local.reaper_events
   attach_reaper    = !var.create_reaper && var.reaper_state_machine_arn != null && local.reaper_events
   reaper_connected = local.create_reaper || local.attach_reaper

@@ -239,7 +239,7 @@ def test_a_waiter_stopped_while_queued_is_dropped_and_the_queue_moves_on(
     table = queue_root.outputs["lock_table_name"]
     lock = unique_name("stopped")
     machine = queue_root.outputs["light_state_machine_arn"]
-    holders = [(machine, {"lock": lock, "workSeconds": 2})] * LIMIT
+    holders = [(machine, {"lock": lock, "workSeconds": 3})] * LIMIT
     waiters = [(machine, {"lock": lock, "workSeconds": 1})] * 3
 
     with HolderSampler(endpoint, table, [lock]) as sampler:
@@ -247,6 +247,13 @@ def test_a_waiter_stopped_while_queued_is_dropped_and_the_queue_moves_on(
         stopped, *others = arns[LIMIT:]
         assert read_queue_lock(dynamodb, table, lock).queue == arns[LIMIT:]
         sfn.stop_execution(executionArn=stopped, cause="test: stopped while queued")
+        # The status-change rule invokes the queue release Lambda: the waiter leaves the queue before any
+        # holder releases (without the rule, the grant's dead-token check would drop it instead).
+        wait_until(
+            lambda: read_queue_lock(dynamodb, table, lock).queue == others,
+            timeout=2.5,
+            what="the stopped waiter left the queue",
+        )
         results = wait_for_executions(sfn, arns, timeout=120)
 
     statuses = {arn: results[arn]["status"] for arn in arns}

@@ -1,0 +1,122 @@
+"""Queue mode's wiring, read from plans of the module root (no AWS: the endpoint is a closed port).
+
+acquire_mode = "queue" adds the two queue Lambdas, configured with the semaphore's limits; the status-change
+rule then invokes the queue release Lambda (which also drops waiters and hands slots on) instead of the
+pure Step Functions reaper; the warm-up rate is the queue Lambdas' job, so no acquirer Lambda. Poll mode
+plans none of it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import workspace
+from harness.terraform import Terraform
+from localaws.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = {
+    "name": "render",
+    "concurrency_limit": 4,
+    "acquire_mode": "queue",
+    "work_definition": json.dumps({"StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": True}}}),
+}
+
+
+@pytest.fixture(scope="module")
+def module_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terraform]:
+    workdir = workspace.prepare(
+        ROOT,
+        f"http://127.0.0.1:{free_port()}",
+        tmp_path_factory.mktemp("plan"),
+        include=("templates", "lambdas/dist"),
+    )
+    terraform = Terraform(workdir, timeout=120)
+    terraform.init()
+    yield terraform
+
+
+def _planned(terraform: Terraform, tmp_path: Path, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    var_file = tmp_path / "case.tfvars.json"
+    var_file.write_text(json.dumps({**GOOD, **values}))
+    plan_file = tmp_path / "case.tfplan"
+    terraform.plan(var_files=[var_file], out=plan_file, lock=False)
+    shown = terraform.show_plan_json(plan_file)
+    return {
+        change["address"]: (change["change"].get("after") or {})
+        for change in shown["resource_changes"]
+        if "create" in change["change"]["actions"]
+    }
+
+
+def _release_event(template: str, execution_arn: str) -> Any:
+    return json.loads(template.replace("<executionArn>", execution_arn))
+
+
+def test_queue_mode_plans_the_queue_lambdas_and_makes_the_release_the_reaper(
+    module_root: Terraform, tmp_path: Path
+) -> None:
+    planned = _planned(module_root, tmp_path, {"warmup_tps_limit": 2})
+
+    acquire = planned['module.queue[0].aws_lambda_function.this["acquire"]']
+    release = planned['module.queue[0].aws_lambda_function.this["release"]']
+    assert acquire["function_name"] == "render-queue-acquire"
+    assert acquire["handler"] == "queue_acquire.handler.lambda_handler"
+    assert release["environment"][0]["variables"] == {
+        "LOCK_TABLE_NAME": "render-locks",
+        "LOCK_ID_ATTRIBUTE": "LockName",
+        "SEMAPHORE_LIMIT": "4",
+        "SEMAPHORE_TPS_LIMIT": "2",
+    }
+    assert not any(address.startswith("module.acquirer") for address in planned), "no poll-mode acquirer"
+    assert not any(address.startswith("module.reaper") for address in planned), "no pure reaper"
+    assert "aws_cloudwatch_event_target.reaper[0]" not in planned
+
+    target = planned["aws_cloudwatch_event_target.queue_reaper[0]"]
+    transformer = target["input_transformer"][0]
+    assert transformer["input_paths"] == {"executionArn": "$.detail.executionArn"}
+    execution = "arn:aws:states:us-east-1:123456789012:execution:render:run-1"
+    assert _release_event(transformer["input_template"], execution) == {
+        "lockName": "render",
+        "executionArn": execution,
+    }
+    permission = planned["aws_lambda_permission.queue_reaper[0]"]
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["function_name"] == "render-queue-release"
+    assert "module.sweeper[0].aws_lambda_function.this" in planned, "the sweeper stays the safety net"
+
+
+def test_a_dynamic_lock_name_is_read_by_the_release_from_the_execution_item(
+    module_root: Terraform, tmp_path: Path
+) -> None:
+    planned = _planned(module_root, tmp_path, {"lock_name_path": "$.customer"})
+    target = planned["aws_cloudwatch_event_target.queue_reaper[0]"]
+    template = target["input_transformer"][0]["input_template"]
+    assert _release_event(template, "arn:x")["lockName"] is None
+
+
+def test_long_names_keep_function_names_within_64_characters(module_root: Terraform, tmp_path: Path) -> None:
+    # 54 characters: the longest whose own role name (<name>-semaphore) AWS accepts; no sweeper here.
+    planned = _planned(module_root, tmp_path, {"name": "n" * 54, "sweep_interval_minutes": None})
+    names = {
+        planned[f'module.queue[0].aws_lambda_function.this["{kind}"]']["function_name"]
+        for kind in ("acquire", "release")
+    }
+    assert all(len(name) <= 64 for name in names), names
+    other = _planned(module_root, tmp_path, {"name": "n" * 53 + "m", "sweep_interval_minutes": None})
+    assert not names & {
+        other[f'module.queue[0].aws_lambda_function.this["{kind}"]']["function_name"]
+        for kind in ("acquire", "release")
+    }, "two long names must not collide"
+
+
+def test_poll_mode_plans_none_of_it(module_root: Terraform, tmp_path: Path) -> None:
+    planned = _planned(module_root, tmp_path, {"acquire_mode": "poll"})
+    assert not any("queue" in address for address in planned), [a for a in planned if "queue" in a]
+    assert "aws_cloudwatch_event_target.reaper[0]" in planned
