@@ -126,9 +126,10 @@ def release(ctx: QueueContext, request: QueueReleaseRequest) -> ReleaseResult:
     committed = ctx.transact(
         lock_name, lambda lock, now: release_and_settle(lock, arn, ctx.limit, ctx.tps_limit, now)
     )
-    delete_execution_item(ctx.dynamodb, ctx.config, arn)
     outcome = committed.outcome
+    # Resume first: the next holder should not wait for this execution's clean-up.
     handoff = resume_granted(ctx, lock_name, outcome.granted)
+    delete_execution_item(ctx.dynamodb, ctx.config, arn)
     lock = outcome.lock
     blocked = handoff.rate_blocked_until if handoff.dropped else outcome.rate_blocked_until
     nudged = []
