@@ -59,7 +59,7 @@ output "queue_acquire_function_name" {
 }
 
 output "queue_release_function_name" {
-  description = "Name of the queue release Lambda (only with acquire_mode = \"queue\"), or null. The reaper and the sweeper call it for executions that end holding or waiting."
+  description = "Name of the queue release Lambda (only with acquire_mode = \"queue\"), or null. The status-change rule (queue mode's reaper) invokes it for executions that end holding a slot or waiting."
   value       = try(module.queue[0].release_function_name, null)
 }
 
