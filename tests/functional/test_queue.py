@@ -429,6 +429,45 @@ def test_a_re_check_while_queued_keeps_the_place(world: World) -> None:
     assert world.execution_item(arn(1))["taskToken"]["S"] == world.tokens[arn(1)]
 
 
+def test_a_throttled_resume_leaves_the_grant_to_the_waiter_s_re_check(world: World) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0))
+    world.acquire(arn(1))
+
+    def throttled(token: str) -> None:
+        world.sfn.on_success = None
+        raise client_error("ThrottlingException", "SendTaskSuccess")
+
+    world.sfn.on_success = throttled
+    result = world.release(arn(0))
+
+    assert result["granted"] == [arn(1)] and result["resumed"] == [] and result["dropped"] == []
+    assert set(world.lock().holders) == {arn(1)}, "the slot stays granted to the waiter"
+    again = world.acquire(arn(1))
+    assert again["alreadyHeld"] and world.sfn.resumed_arns() == [arn(0), arn(1)]
+
+
+def test_an_arrival_settles_a_head_left_waiting_by_a_pure_decrement(world: World) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0))
+    world.acquire(arn(1))
+    # The sweeper (or a poll-mode writer) gives arn(0)'s slot back without settling the queue.
+    world.raw.update_item(
+        TableName=TABLE,
+        Key={"LockName": {"S": LOCK}},
+        UpdateExpression="SET lockCount = lockCount - :one REMOVE #holder ADD version :one",
+        ExpressionAttributeNames={"#holder": arn(0)},
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+    assert world.lock().queue and world.lock().count == 0, "a fitting head, idle"
+
+    world.acquire(arn(2))  # the next arrival's append shows the idle head: it settles
+
+    assert world.sfn.resumed_arns() == [arn(0), arn(1)]
+    lock = world.lock()
+    assert set(lock.holders) == {arn(1)} and [w.execution_arn for w in lock.queue] == [arn(2)]
+
+
 # --- release ---------------------------------------------------------------------------------------------
 
 
