@@ -39,6 +39,7 @@ ROWS: list[tuple[str, Callable[[ModeSummary], str]]] = [
     ("FIFO inversions", lambda s: str(s.inversions)),
     ("max holders: lock item (sampled)", lambda s: f"{s.max_holders_sampled} (count {s.max_count_sampled})"),
     ("max holders: in work (histories)", lambda s: str(s.max_in_work)),
+    ("machine load, 1-min average (start / end)", lambda s: f"{s.load_start:.1f} / {s.load_end:.1f}"),
 ]
 
 
@@ -65,7 +66,7 @@ def parameters_line(params: Params) -> str:
         f"{params.work_seconds} s of work each, arrivals {params.stagger_ms} ms apart; "
         f"poll mode waits {params.poll_wait_seconds} s between attempts, "
         f"the baseline {params.baseline_wait_seconds} s; modes run one after another on one local AWS "
-        f"in the order {', '.join(params.modes)}"
+        f"in the order {', '.join(params.modes)}, each after {params.warmup} unmeasured warm-up executions"
     )
 
 

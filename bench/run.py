@@ -4,8 +4,11 @@ Starts one local AWS, then for each mode in turn applies its Terraform root (ben
 executions (staggered so that arrival order is defined), waits for them while sampling the lock item, reads
 every history and destroys the root. The modes run one after another, not side by side: on a 2-core machine
 three runs at once would compete for the same CPU and the same emulator, and each mode's numbers would depend
-on the others. Prints a Markdown table and the issue's targets (PASS/FAIL), and writes results.md,
-results.json and one PNG per mode under --results-dir (default bench/results/).
+on the others. Each mode first runs an unmeasured warm-up batch (--warmup, default 2 x limit executions), so
+that queue mode's Lambdas run in warm execution environments, as on a busy semaphore on AWS.
+
+Prints a Markdown table and the issue's targets (PASS/FAIL), and writes results.md, results.json and one PNG
+per mode under --results-dir (default bench/results/).
 
 Exit status: 0 when every execution succeeded and no mode exceeded the limit; 1 otherwise, or with --check
 when an issue target is missed.
@@ -78,6 +81,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the baseline's wait loop (default 5, as in the sample)",
     )
     parser.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="unmeasured executions each mode runs first, to start warm Lambda environments "
+        "(default 2 x limit; 0 measures from cold)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=None, help="seconds each mode may run (default max(120, 30 x ideal))"
     )
     parser.add_argument(
@@ -85,6 +95,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--check", action="store_true", help="exit 1 when an issue target is missed")
     args = parser.parse_args(argv)
+    if args.warmup is not None and args.warmup < 0:
+        parser.error("--warmup must be at least 0")
     if args.weight > args.limit:
         parser.error("--weight must be at most --limit")
     return args
@@ -119,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         stagger_ms=args.stagger_ms,
         poll_wait_seconds=args.poll_wait_seconds,
         baseline_wait_seconds=args.baseline_wait_seconds,
+        warmup=2 * args.limit if args.warmup is None else args.warmup,
         modes=args.modes,
     )
     timeout = args.timeout or max(120.0, 30 * params.ideal_makespan)
@@ -146,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                         params.executions,
                         params.stagger_ms / 1000,
                         timeout,
+                        warmup=params.warmup,
                     )
                     log(f"[{mode}] done; destroying ...")
                 summaries[mode] = summarize(run, params)

@@ -23,6 +23,7 @@ class Params:
     stagger_ms: int
     poll_wait_seconds: int
     baseline_wait_seconds: int
+    warmup: int
     modes: tuple[str, ...]
 
     @property
@@ -62,6 +63,8 @@ class ModeSummary:
     max_count_sampled: int
     max_in_work: int
     lock_samples: int
+    load_start: float
+    load_end: float
 
     @property
     def makespan_ratio(self) -> float:
@@ -100,4 +103,6 @@ def summarize(run: ModeRun, params: Params) -> ModeSummary:
         max_count_sampled=max((s.count for s in run.samples), default=0),
         max_in_work=metrics.most_in_work(records),
         lock_samples=len(run.samples),
+        load_start=run.load[0],
+        load_end=run.load[1],
     )

@@ -3,10 +3,11 @@
 Starts the executions in arrival order, ``stagger`` seconds apart (on a schedule, so the time each
 StartExecution call takes does not add to the spacing), while a ``HolderSampler`` reads the lock item every
 50 ms; waits for all of them (one ``ListExecutions`` per half second, so waiting adds almost no load to the
-local AWS); then reads every history."""
+local AWS); then reads every history. An optional warm-up batch runs first, unmeasured."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,9 @@ class ModeRun:
     mode: str
     records: list[ExecutionRecord]
     samples: list[LockSample]
+    #: The machine's 1-minute load average when the measured run started and when it ended (2 cores here:
+    #: above 2, something else competed for the CPU).
+    load: tuple[float, float] = (0.0, 0.0)
 
 
 def _running(sfn: Any, state_machine_arn: str) -> int:
@@ -71,6 +75,14 @@ def _start_on_schedule(
     return arns
 
 
+def _wait_until_done(sfn: Any, state_machine_arn: str, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while (running := _running(sfn, state_machine_arn)) > 0:
+        if time.monotonic() >= deadline:
+            raise WorkloadTimeoutError(f"{what}: {running} execution(s) still running after {timeout} s")
+        time.sleep(0.5)
+
+
 def run_workload(
     mode: str,
     endpoint: str,
@@ -78,19 +90,26 @@ def run_workload(
     executions: int,
     stagger: float,
     timeout: float,
+    warmup: int = 0,
 ) -> ModeRun:
     """Start ``executions`` executions of the root's state machine and wait for them (``timeout`` seconds
-    from the first start); raises ``WorkloadTimeoutError`` if some are still running then."""
+    from the first start); raises ``WorkloadTimeoutError`` if some are still running then.
+
+    ``warmup`` executions run first, with the same spacing, and are not measured: they start the local
+    AWS's Lambda execution environments (queue mode) and warm its paths, so that the measured run sees warm
+    environments, as a busy semaphore on AWS does.
+    """
     sfn = aws.client("stepfunctions", endpoint)
     state_machine_arn = outputs["state_machine_arn"]
     lock = outputs["lock_name"]
+    if warmup:
+        _start_on_schedule(sfn, state_machine_arn, warmup, f"{mode}-warmup", stagger)
+        _wait_until_done(sfn, state_machine_arn, f"{mode} warm-up", timeout)
+    load_start = os.getloadavg()[0]
     with HolderSampler(endpoint, outputs["lock_table_name"], [lock], interval=SAMPLE_INTERVAL) as sampler:
-        deadline = time.monotonic() + timeout
         arns = _start_on_schedule(sfn, state_machine_arn, executions, mode, stagger)
-        while (running := _running(sfn, state_machine_arn)) > 0:
-            if time.monotonic() >= deadline:
-                raise WorkloadTimeoutError(f"{mode}: {running} execution(s) still running after {timeout} s")
-            time.sleep(0.5)
+        _wait_until_done(sfn, state_machine_arn, mode, timeout)
+    load = (load_start, os.getloadavg()[0])
     records = [execution_record(index, arn, history(sfn, arn)) for index, arn in enumerate(arns)]
     samples = [
         LockSample(
@@ -100,4 +119,4 @@ def run_workload(
         )
         for sample in sampler.samples
     ]
-    return ModeRun(mode=mode, records=records, samples=samples)
+    return ModeRun(mode=mode, records=records, samples=samples, load=load)

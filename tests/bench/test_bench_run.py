@@ -13,7 +13,7 @@ from bench.report import ROWS
 
 EXECUTIONS = 8
 LIMIT = 2
-MODES = ("poll", "baseline")
+MODES = ("queue", "poll", "baseline")
 
 
 @pytest.mark.e2e

@@ -1,0 +1,21 @@
+# The benchmark's queue mode: the module with acquire_mode "queue", and the same work as every other mode: a
+# Wait of work_seconds named "Do work".
+module "semaphore" {
+  source = "../../.."
+
+  name                 = var.name
+  concurrency_limit    = var.concurrency_limit
+  per_item_concurrency = var.weight
+  acquire_mode         = "queue"
+
+  work_definition = jsonencode({
+    StartAt = "Do work"
+    States = {
+      "Do work" = {
+        Type    = "Wait"
+        Seconds = var.work_seconds
+        End     = true
+      }
+    }
+  })
+}
