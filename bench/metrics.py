@@ -14,6 +14,8 @@ Definitions (the README's Benchmark section repeats them):
   entered inside "Run work" are the work's; every other one, "Run work" itself included, is the semaphore's.
 - **Makespan**: from the first execution's start to the last one's end. The ideal is the total weight divided
   by the limit, times the work's seconds (no arrival spread, no overhead).
+- **Idle slot time**: slot-seconds during which a slot was free while an execution was waiting for one
+  (started, not yet in the work): the time the semaphore wasted, whatever the pairing.
 - **FIFO inversions**: pairs of executions where the later arrival (start order) entered the work strictly
   before the earlier one.
 """
@@ -21,6 +23,7 @@ Definitions (the README's Benchmark section repeats them):
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -238,3 +241,20 @@ def waiting_over_time(records: Sequence[ExecutionRecord], origin: float) -> Step
         if left is not None:
             changes.append((left, -1))
     return _steps(changes, origin, leaves_first=False)
+
+
+def idle_slot_seconds(records: Sequence[ExecutionRecord], capacity: int) -> float:
+    """Slot-seconds in which a slot was free while an execution waited (started, not yet in the work)."""
+    origin = min(r.started for r in records)
+    in_work = in_work_over_time(records, origin)
+    waiting = waiting_over_time(records, origin)
+    moments = sorted(set(in_work.times) | set(waiting.times))
+
+    def value_at(step: Step, moment: float) -> int:
+        return step.values[bisect.bisect_right(step.times, moment) - 1]
+
+    idle = 0.0
+    for start, end in itertools.pairwise(moments):
+        free = capacity - value_at(in_work, start)
+        idle += max(0, min(free, value_at(waiting, start))) * (end - start)
+    return idle

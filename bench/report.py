@@ -26,6 +26,7 @@ ROWS: list[tuple[str, Callable[[ModeSummary], str]]] = [
     ("handoff p50", lambda s: _ms(s.handoff_p50)),
     ("handoff p95", lambda s: _ms(s.handoff_p95)),
     ("handoff max", lambda s: _ms(s.handoff_max)),
+    ("idle slot time while executions waited", lambda s: f"{s.idle_slot_seconds:.1f} slot-s"),
     (
         "billed transitions / execution: semaphore",
         lambda s: f"{s.semaphore_transitions_mean:.1f} (max {s.semaphore_transitions_max})",

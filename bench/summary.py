@@ -52,6 +52,7 @@ class ModeSummary:
     handoff_p50: float | None
     handoff_p95: float | None
     handoff_max: float | None
+    idle_slot_seconds: float
     semaphore_transitions_mean: float
     semaphore_transitions_max: int
     work_transitions_mean: float
@@ -92,6 +93,7 @@ def summarize(run: ModeRun, params: Params) -> ModeSummary:
         handoff_p50=metrics.percentile(latencies, 50),
         handoff_p95=metrics.percentile(latencies, 95),
         handoff_max=max(latencies, default=None),
+        idle_slot_seconds=metrics.idle_slot_seconds(records, params.capacity),
         semaphore_transitions_mean=semaphore_mean,
         semaphore_transitions_max=max(semaphore),
         work_transitions_mean=statistics.fmean(work),

@@ -132,3 +132,16 @@ def test_waiting_and_in_work_over_time() -> None:
     in_work = metrics.in_work_over_time(records, origin=0.0)
     assert max(in_work.values) == 1, "a holder leaving as the next enters is not two at once"
     assert in_work.values[-1] == 0
+
+
+def test_idle_slot_time_counts_free_slots_only_while_someone_waits() -> None:
+    records = [
+        _record(0, 0.0, 1.0),
+        _record(1, 0.0, 1.0),
+        # Waits from 0 (its start) until 1.5: one of the two slots is idle from 1.0 to 1.5.
+        _record(2, 1.5, 2.5),
+    ]
+    # The other slot stays idle after 1.0 too, but nobody waits for it.
+    assert metrics.idle_slot_seconds(records, capacity=2) == pytest.approx(0.5)
+    # With one slot, execution 2 waits behind both: the slot is free only from 1.0 to 1.5 as well.
+    assert metrics.idle_slot_seconds(records, capacity=1) == pytest.approx(0.5)
