@@ -27,7 +27,7 @@ from semaphore_core.errors import InvalidEventError, SemaphoreQueueFullError, Wa
 from semaphore_core.execution_item import delete_execution_item, put_execution_item
 from semaphore_core.handoff import QueueContext, pump, resume_granted
 from semaphore_core.lock_item import Holder
-from semaphore_core.queue import Outcome, QueueLock, Waiter, settle, settle_only
+from semaphore_core.queue import Outcome, QueueLock, Waiter, grant_interval_ms, settle, settle_only
 from semaphore_core.queue import acquire as enqueue_and_settle
 from semaphore_core.queue_fast import fast_acquire
 from semaphore_core.validation import (
@@ -152,6 +152,7 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
         to_resume,
         known_tokens={arn: request.task_token},
         already_held={arn: _granted_at(held, ctx.clock())} if held is not None else None,
+        granted_at=outcome.decided_at,
     )
     lock = outcome.lock
     blocked = handoff.rate_blocked_until if handoff.dropped else outcome.rate_blocked_until
@@ -159,9 +160,23 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
     def still_admissible(current: QueueLock) -> bool:
         return any(w.execution_arn == arn for w in current.fitting_prefix(request.limit))
 
+    def my_turn_offset_ms(current: QueueLock) -> int:
+        # The rate grants the waiters ahead first, one interval each: sleep until this one's own turn.
+        ahead = [w.execution_arn for w in current.fitting_prefix(request.limit)].index(arn)
+        return ahead * (grant_interval_ms(request.tps_limit) or 0)
+
     if blocked is not None and still_admissible(lock):
-        pumped = pump(ctx, request.lock_name, blocked, still_admissible, handoff, {arn: request.task_token})
-        lock = pumped.lock or lock
+        pumped = pump(
+            ctx,
+            request.lock_name,
+            lock,
+            blocked,
+            still_admissible,
+            handoff,
+            {arn: request.task_token},
+            turn_offset_ms=my_turn_offset_ms,
+        )
+        lock = pumped.lock
         if pumped.rate_blocked_until is not None and still_admissible(lock):
             wait_ms = max(0, pumped.rate_blocked_until - ctx.clock())
             raise WarmupTooSoonError(
@@ -203,7 +218,7 @@ def _first_attempt(ctx: QueueContext, request: QueueAcquireRequest) -> Outcome |
         return None
     lock = fast.lock or QueueLock()
     if fast.granted:
-        return Outcome(before=QueueLock(), lock=lock, granted=(me,))
+        return Outcome(before=QueueLock(), lock=lock, granted=(me,), decided_at=now)
     blocked = settle(lock, request.limit, request.tps_limit, ctx.clock()).rate_blocked_until
     return Outcome(before=lock, lock=lock, rate_blocked_until=blocked)
 

@@ -128,14 +128,14 @@ def release(ctx: QueueContext, request: QueueReleaseRequest) -> ReleaseResult:
     )
     outcome = committed.outcome
     # Resume first: the next holder should not wait for this execution's clean-up.
-    handoff = resume_granted(ctx, lock_name, outcome.granted)
+    handoff = resume_granted(ctx, lock_name, outcome.granted, granted_at=outcome.decided_at)
     delete_execution_item(ctx.dynamodb, ctx.config, arn)
     lock = outcome.lock
     blocked = handoff.rate_blocked_until if handoff.dropped else outcome.rate_blocked_until
     nudged = []
     if blocked is not None:
-        pumped = pump(ctx, lock_name, blocked, lambda _lock: True, handoff)
-        lock = pumped.lock or lock
+        pumped = pump(ctx, lock_name, lock, blocked, lambda _lock: True, handoff)
+        lock = pumped.lock
         if pumped.rate_blocked_until is not None and lock.queue:
             head = lock.queue[0]
             if nudge(ctx, head, max(0, pumped.rate_blocked_until - ctx.clock())):

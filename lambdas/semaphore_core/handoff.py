@@ -105,19 +105,25 @@ def resume_granted(
     granted: Sequence[Waiter],
     known_tokens: Mapping[str, str] | None = None,
     already_held: Mapping[str, int] | None = None,
+    granted_at: int | None = None,
 ) -> Handoff:
     """Resume every granted execution; pass on the grants of those that have ended (see module doc).
 
-    ``already_held`` maps executions found holding already (their resume was lost) to their grant time.
+    ``granted_at`` is when the decision granted them (epoch ms); ``already_held`` maps executions found
+    holding already (their resume was lost) to their own grant time.
     """
     handoff = Handoff()
     pending = deque(granted)
-    held = already_held or {}
+    times = dict(already_held or {})
+    decided = granted_at if granted_at is not None else ctx.clock()
+    for waiter in granted:
+        times.setdefault(waiter.execution_arn, decided)
     while pending:
         waiter = pending.popleft()
         arn = waiter.execution_arn
-        granted_at = held.get(arn, ctx.clock())
-        output = grant_output(lock_name, waiter, granted_at, already_held=arn in held)
+        output = grant_output(
+            lock_name, waiter, times.get(arn, decided), already_held=arn in (already_held or {})
+        )
         verdict = _resume(ctx, waiter, output, (known_tokens or {}).get(arn))
         if verdict == "resumed":
             handoff.resumed.append(arn)
@@ -133,6 +139,8 @@ def resume_granted(
                 arn,
                 granted=[w.execution_arn for w in committed.outcome.granted],
             )
+            for passed_on in committed.outcome.granted:
+                times[passed_on.execution_arn] = committed.outcome.decided_at or ctx.clock()
             pending.extend(committed.outcome.granted)
     return handoff
 
@@ -222,24 +230,26 @@ def nudge(ctx: QueueContext, waiter: Waiter, wait_ms: int) -> bool:
 class PumpResult:
     #: Still blocked only by the rate when the pump stopped (epoch ms), or None.
     rate_blocked_until: int | None
-    #: The lock as last written or read by the pump.
-    lock: QueueLock | None
+    #: The lock as last written or read by the pump (or as given, when it did not run).
+    lock: QueueLock
 
 
 def pump(
     ctx: QueueContext,
     lock_name: str,
+    lock: QueueLock,
     rate_blocked_until: int | None,
     keep_going: Callable[[QueueLock], bool],
     handoff: Handoff,
     known_tokens: Mapping[str, str] | None = None,
+    turn_offset_ms: Callable[[QueueLock], int] | None = None,
 ) -> PumpResult:
-    """While a fitting head waits only for the rate, and the wait is short and fits before the deadline, and
-    ``keep_going(lock)``: sleep until ``nextGrantAt``, settle, resume whoever was granted."""
-    lock = None
+    """While a fitting head waits only for the rate, the wait is short and fits before the deadline, and
+    ``keep_going(lock)``: sleep until ``nextGrantAt`` (plus ``turn_offset_ms(lock)``: a waiter further back
+    sleeps until its own turn), settle, resume whoever was granted."""
     while rate_blocked_until is not None:
         now = ctx.clock()
-        wait_ms = rate_blocked_until - now
+        wait_ms = rate_blocked_until + (turn_offset_ms(lock) if turn_offset_ms else 0) - now
         if wait_ms > PUMP_MAX_WAIT_MS or now + max(wait_ms, 0) > ctx.deadline_ms:
             break
         if wait_ms > 0:
@@ -248,7 +258,13 @@ def pump(
         lock = committed.outcome.lock
         rate_blocked_until = committed.outcome.rate_blocked_until
         if committed.outcome.granted:
-            step = resume_granted(ctx, lock_name, committed.outcome.granted, known_tokens)
+            step = resume_granted(
+                ctx,
+                lock_name,
+                committed.outcome.granted,
+                known_tokens,
+                granted_at=committed.outcome.decided_at,
+            )
             handoff.extend(step)
             if step.dropped:
                 rate_blocked_until = step.rate_blocked_until

@@ -84,6 +84,8 @@ class Outcome:
     released_weight: int | None = None
     #: Release only: whether the caller was removed from the queue.
     dequeued: bool = False
+    #: The time the decision was made (epoch ms): the grant time of ``granted``.
+    decided_at: int | None = None
 
     @property
     def changed(self) -> bool:
@@ -161,6 +163,7 @@ def acquire(
         lock=settled.lock,
         granted=settled.granted,
         rate_blocked_until=settled.rate_blocked_until,
+        decided_at=now_ms,
     )
 
 
@@ -182,6 +185,7 @@ def release(lock: QueueLock, execution_arn: str, limit: int, tps_limit: float | 
         rate_blocked_until=settled.rate_blocked_until,
         released_weight=holder.weight if holder is not None else None,
         dequeued=len(queue) != len(lock.queue),
+        decided_at=now_ms,
     )
 
 
@@ -193,6 +197,7 @@ def settle_only(lock: QueueLock, limit: int, tps_limit: float | None, now_ms: in
         lock=settled.lock,
         granted=settled.granted,
         rate_blocked_until=settled.rate_blocked_until,
+        decided_at=now_ms,
     )
 
 
