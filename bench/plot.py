@@ -24,7 +24,7 @@ def plot_mode(run: ModeRun, summary: ModeSummary, params: Params, path: Path) ->
     end = summary.makespan
 
     figure, (holders, queue) = plt.subplots(
-        2, 1, figsize=(10, 6), dpi=100, sharex=True, gridspec_kw={"height_ratios": [1, 1]}
+        2, 1, figsize=(12, 6), dpi=100, sharex=True, gridspec_kw={"height_ratios": [1, 1]}
     )
     holders.step(
         [*in_work.times, end],
@@ -62,7 +62,7 @@ def plot_mode(run: ModeRun, summary: ModeSummary, params: Params, path: Path) ->
         )
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(True, alpha=0.3)
-        axes.legend(loc="upper right", fontsize="small")
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     queue.set_xlim(0, max(end, summary.ideal_makespan) * 1.02)
     p50 = "-" if summary.handoff_p50 is None else f"{summary.handoff_p50 * 1000:.0f} ms"
     holders.set_title(
