@@ -1,8 +1,8 @@
 """Queue mode end to end: the real queue Lambdas in the local AWS, real task tokens, real timeouts.
 
-One deployment (tests/e2e/fixtures/queue) serves every test: two queue-mode semaphores on one lock table,
-whose executions weigh 1 ("light") and 2 ("heavy"), with the lock name and the work's length taken from the
-execution input, so each test queues on a lock of its own.
+One deployment (tests/e2e/fixtures/queue) serves every test: queue-mode semaphores on one lock table whose
+executions weigh 1 ("light") and 2 ("heavy"), and one with a warm-up rate ("ramped"), with the lock name and
+the work's length taken from the execution input, so each test queues on a lock of its own.
 
 Arrival order: executions are started ~30 ms apart, each once the previous one has joined the lock (it is
 queued or holding). On this shared emulator the time from StartExecution to the Lambda's write varies by
@@ -12,6 +12,7 @@ the previous arrival does, and the grant order can then be compared with the sta
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import time
@@ -44,6 +45,7 @@ SPACING = 0.03
 #: The module's own states (the work's states inside "Run work" are the user's).
 SEMAPHORE_STATES = ("Acquire semaphore", "Acquire slot", "Run work", "Release semaphore", "Release slot")
 MAX_TRANSITIONS = 8
+TPS = 2
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,12 @@ def queue_root(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         Path(__file__).parent / "fixtures" / "queue",
         endpoint,
         tmp_path_factory.mktemp("terraform"),
-        {"name": unique_name("q")[:20], "concurrency_limit": LIMIT, "queue_recheck_seconds": RECHECK_SECONDS},
+        {
+            "name": unique_name("q")[:20],
+            "concurrency_limit": LIMIT,
+            "queue_recheck_seconds": RECHECK_SECONDS,
+            "warmup_tps_limit": TPS,
+        },
     )
     try:
         deployment.apply()
@@ -297,4 +304,28 @@ def test_a_lost_resume_is_recovered_by_the_waiting_task_s_own_re_check(
     assert work.start - granted_at >= RECHECK_SECONDS / 2, "resumed by the re-check, not by the release"
     sampled_weights_within_limit(sampler, lock)
     assert billed_transitions(events) <= MAX_TRANSITIONS
+    assert_clean(dynamodb, table, lock, arns)
+
+
+def test_a_warm_up_rate_releases_queued_executions_no_faster_than_it_allows(
+    queue_root: Deployment, endpoint: str, sfn: Any, dynamodb: Any
+) -> None:
+    table = queue_root.outputs["lock_table_name"]
+    lock = unique_name("ramp")
+    machine = queue_root.outputs["ramped_state_machine_arn"]
+    # 3 s of work: the rate admits 4 holders in 1.5 s, so both limits bind.
+    runs = [(machine, {"lock": lock, "workSeconds": 3})] * 12
+
+    with HolderSampler(endpoint, table, [lock]) as sampler:
+        arns = start_in_order(sfn, dynamodb, table, lock, runs, "ramp")
+        results = wait_for_executions(sfn, arns, timeout=120)
+    assert {r["status"] for r in results.values()} == {"SUCCEEDED"}, results
+
+    histories = {arn: history(sfn, arn) for arn in arns}
+    granted_at = {arn: grants(events)[-1]["grantedAt"] for arn, events in histories.items()}
+    times = sorted(granted_at.values())
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= 1000 / TPS - 1, f"grants closer than the rate allows: {gaps}"
+    assert inversions(arns, granted_at) == [], "granted out of arrival order"
+    assert sampled_weights_within_limit(sampler, lock) == LIMIT
     assert_clean(dynamodb, table, lock, arns)
