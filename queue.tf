@@ -11,10 +11,6 @@
 locals {
   queue = var.acquire_mode == "queue"
 
-  # Function names are <prefix>-queue-acquire / -queue-release: at most 64 characters in all, so a long
-  # semaphore name is shortened, with a hash of the whole name to keep it unique.
-  queue_function_prefix = length(var.name) <= 50 ? var.name : "${substr(var.name, 0, 41)}-${substr(sha1(var.name), 0, 8)}"
-
   # This machine's ARN, built from its name: the functions' role may describe its executions only, and the
   # machine itself depends on the functions (a reference would be a cycle). The account is the lock table's
   # (same account and region), which needs no look-up at plan time.
@@ -39,7 +35,7 @@ module "queue" {
   source = "./modules/queue-lambdas"
   count  = local.queue ? 1 : 0
 
-  name                                   = local.queue_function_prefix
+  name                                   = var.name
   acquire_filename                       = "${path.module}/lambdas/dist/queue_acquire.zip"
   release_filename                       = "${path.module}/lambdas/dist/queue_release.zip"
   state_machine_arns                     = [local.queue_state_machine_arn]

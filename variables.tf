@@ -7,8 +7,8 @@ variable "name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.name))
-    error_message = "The name must be 1 to 64 characters of letters, digits, '-' and '_' (it becomes part of resource names)."
+    condition     = can(regex("^[A-Za-z0-9_-]{1,50}$", var.name))
+    error_message = "The name must be 1 to 50 characters of letters, digits, '-' and '_': it prefixes function and role names, which AWS limits to 64 characters, with suffixes of up to 14 (\"-queue-release\")."
   }
 }
 

@@ -35,7 +35,7 @@ GOOD = {
 # Bad values for every variable that has a validation block in variables.tf: one each, and a second where
 # the condition has two distinct ways to go wrong (a plan costs ~1.5 s, mostly starting the provider).
 BAD_VALUES: dict[str, list[Any]] = {
-    "name": ["has spaces"],
+    "name": ["has spaces", "n" * 51],
     "lock_table_name": ["ab"],
     "lock_id_attribute": ["has space"],
     "lock_table_kms_key_arn": ["alias/my-key"],
