@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -44,7 +43,14 @@ from semaphore_core.errors import (
     SemaphoreFullError,
     WarmupTooSoonError,
 )
-from semaphore_core.lock_item import LOCK_COUNT, NEXT_GRANT_AT, VERSION, LockItem, holder_value
+from semaphore_core.lock_item import (
+    LOCK_COUNT,
+    VERSION,
+    LockItem,
+    add_warmup_clause,
+    grant_interval_ms,
+    holder_value,
+)
 from semaphore_core.validation import (
     optional_positive_number,
     require_exact_keys,
@@ -92,9 +98,7 @@ class AcquireRequest:
     @property
     def grant_interval_ms(self) -> int | None:
         """Milliseconds between two grants under the warm-up limit; None without one."""
-        if self.tps_limit is None:
-            return None
-        return max(1, math.ceil(1000 / self.tps_limit))
+        return grant_interval_ms(self.tps_limit)
 
 
 @dataclass(frozen=True)
@@ -132,11 +136,9 @@ def build_update(request: AcquireRequest, config: LockTableConfig, now_ms: int) 
     )
     interval_ms = request.grant_interval_ms
     if interval_ms is not None:
-        names["#next"] = NEXT_GRANT_AT
-        values[":now_ms"] = number(now_ms)
-        values[":next_grant_at"] = number(now_ms + interval_ms)
-        update += ", #next = :next_grant_at"
-        condition += " AND (attribute_not_exists(#next) OR #next <= :now_ms)"
+        update_suffix, condition_suffix = add_warmup_clause(names, values, now_ms, interval_ms)
+        update += update_suffix
+        condition += condition_suffix
     return {
         "TableName": config.table_name,
         "Key": {config.lock_id_attribute: string(request.lock_name)},

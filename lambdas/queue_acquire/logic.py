@@ -26,8 +26,8 @@ from semaphore_core.clock import parse_iso8601_ms
 from semaphore_core.errors import InvalidEventError, SemaphoreQueueFullError, WarmupTooSoonError
 from semaphore_core.execution_item import delete_execution_item, put_execution_item
 from semaphore_core.handoff import QueueContext, pump, resume_granted
-from semaphore_core.lock_item import Holder
-from semaphore_core.queue import Outcome, QueueLock, Waiter, grant_interval_ms, settle, settle_only
+from semaphore_core.lock_item import Holder, grant_interval_ms
+from semaphore_core.queue import Outcome, QueueLock, Waiter, settle, settle_only
 from semaphore_core.queue import acquire as enqueue_and_settle
 from semaphore_core.queue_fast import fast_acquire
 from semaphore_core.validation import (

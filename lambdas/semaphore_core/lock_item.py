@@ -6,6 +6,7 @@ one map attribute per holder named by its execution ARN, and ``nextGrantAt`` for
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -21,6 +22,25 @@ VERSION = "version"
 HOLDER_PREFIX = "arn:"
 HOLDER_WEIGHT = "weight"
 HOLDER_ACQUIRED_AT = "acquiredAt"
+
+
+def grant_interval_ms(tps_limit: float | None) -> int | None:
+    """Milliseconds between two grants under a warm-up limit of ``tps_limit`` grants per second; None
+    without one."""
+    if tps_limit is None:
+        return None
+    return max(1, math.ceil(1000 / tps_limit))
+
+
+def add_warmup_clause(
+    names: dict[str, str], values: dict[str, AttributeValue], now_ms: int, interval_ms: int
+) -> tuple[str, str]:
+    """The warm-up part of a conditional grant: only if ``nextGrantAt`` has passed, and it moves it to
+    ``now_ms + interval_ms``. Fills ``names``/``values``; returns (update suffix, condition suffix)."""
+    names["#next"] = NEXT_GRANT_AT
+    values[":now_ms"] = number(now_ms)
+    values[":next_grant_at"] = number(now_ms + interval_ms)
+    return ", #next = :next_grant_at", " AND (attribute_not_exists(#next) OR #next <= :now_ms)"
 
 
 def is_holder_attribute(name: str) -> bool:

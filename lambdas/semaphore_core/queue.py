@@ -13,13 +13,12 @@ a lighter one that would fit (zero inversions; a heavy head is never starved by 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from semaphore_core.clock import iso8601_utc
 from semaphore_core.errors import SemaphoreQueueFullError
-from semaphore_core.lock_item import Holder
+from semaphore_core.lock_item import Holder, grant_interval_ms
 
 
 @dataclass(frozen=True)
@@ -91,13 +90,6 @@ class Outcome:
     def changed(self) -> bool:
         """Whether the lock differs from what was read (and so needs a write)."""
         return self.lock != self.before
-
-
-def grant_interval_ms(tps_limit: float | None) -> int | None:
-    """Milliseconds between two grants under a warm-up limit of ``tps_limit`` grants per second."""
-    if tps_limit is None:
-        return None
-    return max(1, math.ceil(1000 / tps_limit))
 
 
 def settle(lock: QueueLock, limit: int, tps_limit: float | None, now_ms: int) -> Settled:

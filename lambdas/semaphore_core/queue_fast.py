@@ -25,8 +25,15 @@ from botocore.exceptions import ClientError
 from semaphore_core.clock import iso8601_utc
 from semaphore_core.config import LockTableConfig
 from semaphore_core.dynamo import AttributeValue, DynamoDBClient, is_conditional_check_failed, number
-from semaphore_core.lock_item import LOCK_COUNT, NEXT_GRANT_AT, VERSION, holder_value
-from semaphore_core.queue import QueueLock, Waiter, grant_interval_ms
+from semaphore_core.lock_item import (
+    LOCK_COUNT,
+    NEXT_GRANT_AT,
+    VERSION,
+    add_warmup_clause,
+    grant_interval_ms,
+    holder_value,
+)
+from semaphore_core.queue import QueueLock, Waiter
 from semaphore_core.queue_store import QUEUE, lock_key, parse_queue_lock, raise_if_throttled, waiter_value
 
 
@@ -99,11 +106,9 @@ def build_grant(
     )
     interval_ms = grant_interval_ms(tps_limit)
     if interval_ms is not None:
-        names["#next"] = NEXT_GRANT_AT
-        values[":now_ms"] = number(now_ms)
-        values[":next_grant_at"] = number(now_ms + interval_ms)
-        update += ", #next = :next_grant_at"
-        condition += " AND (attribute_not_exists(#next) OR #next <= :now_ms)"
+        update_suffix, condition_suffix = add_warmup_clause(names, values, now_ms, interval_ms)
+        update += update_suffix
+        condition += condition_suffix
     return {
         "TableName": config.table_name,
         "Key": lock_key(config, lock_name),

@@ -16,8 +16,8 @@ from semaphore_core.capacity import (
 )
 from semaphore_core.config import LockTableConfig
 from semaphore_core.errors import LockItemCorruptError, SemaphoreQueueFullError
-from semaphore_core.lock_item import Holder
-from semaphore_core.queue import QueueLock, Waiter, acquire, grant_interval_ms, release, settle
+from semaphore_core.lock_item import Holder, grant_interval_ms
+from semaphore_core.queue import QueueLock, Waiter, acquire, release, settle
 from semaphore_core.queue_store import build_put, parse_queue_lock
 
 T0 = 1_700_000_000_000
