@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import socket
 import struct
@@ -148,8 +149,23 @@ def _log(line: str) -> None:
     sys.stdout.flush()
 
 
+def _install_runtime_logging() -> None:
+    """As Lambda's Python runtime does: a handler on the root logger, writing to the function's log, while
+    the root logger stays at WARNING. A handler's own logger set to INFO is therefore logged, the root's
+    INFO messages are not."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(message)s", "%Y-%m-%dT%H:%M:%S")
+    )
+    handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
 def serve(sock: socket.socket, task_root: str, handler_spec: str) -> int:
     started = time.perf_counter()
+    _install_runtime_logging()
     sys.path.insert(0, task_root)
     os.chdir(task_root)
     handler, init_error = load_handler(handler_spec)

@@ -1,9 +1,9 @@
 """Patches that close the gaps between moto and AWS, applied in the server process before it serves."""
 
-from localaws.patches import awslambda, dynamodb, dynamodb_item_size, events
+from localaws.patches import awslambda, dynamodb, dynamodb_item_size, events, overhead
 
 #: Every patch module exposes ``apply()``; they are applied in this order.
-ALL = (dynamodb, dynamodb_item_size, awslambda, events)
+ALL = (dynamodb, dynamodb_item_size, awslambda, events, overhead)
 
 
 def apply_all() -> None:
