@@ -32,6 +32,7 @@ from semaphore_core.queue import acquire as enqueue_and_settle
 from semaphore_core.queue_fast import fast_acquire
 from semaphore_core.validation import (
     optional_positive_number,
+    optional_timestamp_ms,
     require_exact_keys,
     require_int,
     require_object,
@@ -41,6 +42,9 @@ from semaphore_core.validation import (
 logger = logging.getLogger(__name__)
 
 EVENT_FIELDS = ("lockName", "executionArn", "weight", "limit", "tpsLimit", "maxQueueLength", "taskToken")
+#: When the execution entered the acquire state ($$.State.EnteredTime): its place in the queue. Optional, so
+#: an execution of a state machine deployed before it existed is still served (it arrives "now").
+ARRIVED_AT = "arrivedAt"
 MAX_LOCK_NAME_LENGTH = 1024
 #: Step Functions task tokens are at most 2048 characters (SendTaskSuccess's taskToken).
 MAX_TASK_TOKEN_LENGTH = 2048
@@ -55,12 +59,14 @@ class QueueAcquireRequest:
     tps_limit: float | None
     max_queue_length: int
     task_token: str
+    #: Epoch ms; None: when the function runs.
+    arrived_at: int | None = None
 
     @classmethod
     def from_event(cls, event: object) -> QueueAcquireRequest:
         """Validates the state machine's event; raises ``InvalidEventError`` saying what is wrong."""
         fields = require_object(event)
-        require_exact_keys(fields, EVENT_FIELDS)
+        require_exact_keys(fields, EVENT_FIELDS, optional=(ARRIVED_AT,))
         request = cls(
             lock_name=require_str(fields, "lockName", max_length=MAX_LOCK_NAME_LENGTH),
             execution_arn=require_str(
@@ -71,6 +77,7 @@ class QueueAcquireRequest:
             tps_limit=optional_positive_number(fields, "tpsLimit"),
             max_queue_length=require_int(fields, "maxQueueLength", minimum=1),
             task_token=require_str(fields, "taskToken", max_length=MAX_TASK_TOKEN_LENGTH),
+            arrived_at=optional_timestamp_ms(fields, ARRIVED_AT),
         )
         if request.weight > request.limit:
             raise InvalidEventError(
@@ -96,6 +103,8 @@ class AcquireResult:
     version: int | None
     #: Whether a single write (no read) queued or granted it.
     fast: bool = False
+    #: Read-modify-write rounds after the single write, if any (more than 1: it lost races first).
+    attempts: int = 0
     granted: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
@@ -110,6 +119,7 @@ class AcquireResult:
             "position": self.position,
             "version": self.version,
             "fast": self.fast,
+            "attempts": self.attempts,
             "granted": self.granted,
             "resumed": self.resumed,
             "dropped": self.dropped,
@@ -135,7 +145,14 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
             committed = ctx.transact(
                 request.lock_name,
                 lambda lock, now: enqueue_and_settle(
-                    lock, arn, request.weight, request.limit, request.tps_limit, now, request.max_queue_length
+                    lock,
+                    arn,
+                    request.weight,
+                    request.limit,
+                    request.tps_limit,
+                    now,
+                    request.max_queue_length,
+                    arrived_at=request.arrived_at,
                 ),
             )
         except SemaphoreQueueFullError:
@@ -192,6 +209,7 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
         position=lock.position(arn),
         version=committed.version if committed is not None else None,
         fast=fast,
+        attempts=committed.attempts if committed is not None else 0,
         granted=[w.execution_arn for w in outcome.granted],
         resumed=handoff.resumed,
         dropped=handoff.dropped,
@@ -204,7 +222,9 @@ def _first_attempt(ctx: QueueContext, request: QueueAcquireRequest) -> Outcome |
     """The single-write paths (``queue_fast``) as an outcome: granted at once (the lock then holds this
     execution), or appended (the lock as the append left it); None when neither applied."""
     now = ctx.clock()
-    me = Waiter(request.execution_arn, request.weight, now)
+    me = Waiter(
+        request.execution_arn, request.weight, now if request.arrived_at is None else request.arrived_at
+    )
     fast = fast_acquire(
         ctx.dynamodb,
         ctx.config,
@@ -213,6 +233,7 @@ def _first_attempt(ctx: QueueContext, request: QueueAcquireRequest) -> Outcome |
         request.limit,
         request.tps_limit,
         request.max_queue_length,
+        now,
     )
     if fast is None:
         return None

@@ -8,8 +8,8 @@ that has ended)::
 Result::
 
     {"lockName": str | null, "executionArn": str, "released": bool, "releasedWeight": int | null,
-     "dequeued": bool, "version": int | null, "granted": [arn], "resumed": [arn], "dropped": [arn],
-     "nudged": [arn]}
+     "dequeued": bool, "version": int | null, "attempts": int, "granted": [arn], "resumed": [arn],
+     "dropped": [arn], "nudged": [arn]}
 
 Errors: ``LockContentionError`` and ``LockThrottledError`` (retry: releasing again is safe),
 ``InvalidEventError`` (fail fast), ``ConfigurationError`` (the function's settings are wrong).

@@ -92,6 +92,8 @@ class ReleaseResult:
     released_weight: int | None = None
     dequeued: bool = False
     version: int | None = None
+    #: Read-modify-write rounds of the release (more than 1: it lost races to other writers first).
+    attempts: int = 1
     granted: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
@@ -105,6 +107,7 @@ class ReleaseResult:
             "releasedWeight": self.released_weight,
             "dequeued": self.dequeued,
             "version": self.version,
+            "attempts": self.attempts,
             "granted": self.granted,
             "resumed": self.resumed,
             "dropped": self.dropped,
@@ -146,6 +149,7 @@ def release(ctx: QueueContext, request: QueueReleaseRequest) -> ReleaseResult:
         released_weight=outcome.released_weight,
         dequeued=outcome.dequeued,
         version=committed.version,
+        attempts=committed.attempts,
         granted=[w.execution_arn for w in outcome.granted],
         resumed=handoff.resumed,
         dropped=handoff.dropped,

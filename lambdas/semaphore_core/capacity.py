@@ -22,8 +22,9 @@ WAITER_MAX_BYTES = 3 + 3 + 2 + MAX_EXECUTION_ARN_LENGTH + 1 + 5 + 2 + 13 + 1
 #: One holder attribute: name (the ARN) 256 + map 3 + 2 element bytes + "weight" 6 + 5 + "acquiredAt" 10
 #: + 24 (2024-05-01T12:00:00.123Z).
 HOLDER_MAX_BYTES = MAX_EXECUTION_ARN_LENGTH + 3 + 2 + 6 + 5 + 10 + 24
-#: Everything else, rounded up: key attribute (name <= 255, lock name <= 1024), lockCount, nextGrantAt,
-#: version (numbers of at most 21 bytes) and the queue attribute's name and list overhead.
+#: Everything else, rounded up (1,409 counted): key attribute (name <= 255, lock name <= 1024), lockCount,
+#: nextGrantAt, queueTailAt, version (numbers of at most 21 bytes) and the queue attribute's name and list
+#: overhead.
 FIXED_MAX_BYTES = 1536
 
 

@@ -63,7 +63,9 @@ class QueueContext:
     deadline_ms: int
 
     def transact(self, lock_name: str, decide: Callable[[QueueLock, int], Outcome]) -> Committed:
-        return transact(self.dynamodb, self.config, lock_name, decide, self.clock, self.sleep)
+        return transact(
+            self.dynamodb, self.config, lock_name, decide, self.clock, self.sleep, limit=self.limit
+        )
 
 
 @dataclass

@@ -1,9 +1,13 @@
 """Queue mode's decisions as pure functions: who is granted, who waits, in which order.
 
 The lock item (docs/lock-item.md, "Queue mode") holds the holders and, in ``queue``, the waiters in arrival
-order. Every change is computed here from a consistent read and written back conditioned on the item's
-``version`` (``semaphore_core.queue_store``), so these functions never see a half-applied change and never
-touch AWS: they take the parsed lock and the time, and return the next lock.
+order: the order in which their executions entered the acquire state (``$$.State.EnteredTime``), not the
+order in which their Lambda calls happened to reach DynamoDB. An execution whose call was slow (a cold
+start, a burst) is placed behind those that arrived before it and ahead of those that arrived after.
+
+Every change is computed here from a consistent read and written back conditioned on what it read
+(``semaphore_core.queue_store``), so these functions never see a half-applied change and never touch AWS:
+they take the parsed lock and the time, and return the next lock.
 
 ``settle`` is the one rule every path ends with: grant queue heads in strict FIFO order while the head fits
 (``count + weight <= limit``) and the warm-up rate allows (at most one grant per ``ceil(1000 / tps)`` ms,
@@ -23,11 +27,11 @@ from semaphore_core.lock_item import Holder, grant_interval_ms
 
 @dataclass(frozen=True)
 class Waiter:
-    """One queued execution: its ARN, its weight and when it was enqueued (epoch ms)."""
+    """One queued execution: its ARN, its weight and when it arrived at the semaphore (epoch ms)."""
 
     execution_arn: str
     weight: int
-    enqueued_at: int
+    arrived_at: int
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class QueueLock:
     holders: Mapping[str, Holder] = field(default_factory=dict)
     queue: tuple[Waiter, ...] = ()
     next_grant_at: int | None = None
+    #: The latest arrival ever queued (epoch ms): a newcomer that arrived no earlier may simply be appended.
+    tail_at: int | None = None
 
     def position(self, execution_arn: str) -> int | None:
         """0-based place of the execution in the queue, or None when it is not queued."""
@@ -121,8 +127,16 @@ def settle(lock: QueueLock, limit: int, tps_limit: float | None, now_ms: int) ->
         granted.append(head)
         if interval_ms is not None:
             next_grant_at = now_ms + interval_ms
-    next_lock = QueueLock(count=count, holders=holders, queue=tuple(queue), next_grant_at=next_grant_at)
+    next_lock = replace(lock, count=count, holders=holders, queue=tuple(queue), next_grant_at=next_grant_at)
     return Settled(lock=next_lock, granted=tuple(granted), rate_blocked_until=rate_blocked_until)
+
+
+def join(queue: tuple[Waiter, ...], waiter: Waiter) -> tuple[Waiter, ...]:
+    """``queue`` with ``waiter`` behind every waiter that arrived no later than it, ahead of the rest."""
+    position = len(queue)
+    while position > 0 and queue[position - 1].arrived_at > waiter.arrived_at:
+        position -= 1
+    return (*queue[:position], waiter, *queue[position:])
 
 
 def acquire(
@@ -133,8 +147,10 @@ def acquire(
     tps_limit: float | None,
     now_ms: int,
     max_queue_length: int,
+    arrived_at: int | None = None,
 ) -> Outcome:
-    """Join the queue at the tail (unless already queued or holding), then settle.
+    """Join the queue in arrival order (unless already queued or holding), then settle. ``arrived_at``
+    (epoch ms) is when the execution reached the acquire state; None means now.
 
     Raises ``SemaphoreQueueFullError`` when the caller would have to wait but ``max_queue_length`` others
     are waiting already; nobody already queued is affected. An execution already queued keeps its place
@@ -143,7 +159,9 @@ def acquire(
     newly_queued = execution_arn not in lock.holders and lock.position(execution_arn) is None
     queued = lock
     if newly_queued:
-        queued = replace(lock, queue=(*lock.queue, Waiter(execution_arn, weight, now_ms)))
+        me = Waiter(execution_arn, weight, now_ms if arrived_at is None else arrived_at)
+        tail_at = me.arrived_at if lock.tail_at is None else max(lock.tail_at, me.arrived_at)
+        queued = replace(lock, queue=join(lock.queue, me), tail_at=tail_at)
     settled = settle(queued, limit, tps_limit, now_ms)
     if newly_queued and len(settled.lock.queue) > max_queue_length:
         raise SemaphoreQueueFullError(
@@ -168,7 +186,7 @@ def release(lock: QueueLock, execution_arn: str, limit: int, tps_limit: float | 
     holders = {arn: h for arn, h in lock.holders.items() if arn != execution_arn}
     queue = tuple(w for w in lock.queue if w.execution_arn != execution_arn)
     count = max(0, lock.count - holder.weight) if holder is not None else lock.count
-    freed = QueueLock(count=count, holders=holders, queue=queue, next_grant_at=lock.next_grant_at)
+    freed = replace(lock, count=count, holders=holders, queue=queue)
     settled = settle(freed, limit, tps_limit, now_ms)
     return Outcome(
         before=lock,

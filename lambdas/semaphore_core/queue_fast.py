@@ -5,8 +5,9 @@ condition makes concurrent acquirers fail and retry each other, and the retries 
 common cases need no read, because their outcome does not depend on the rest of the item:
 
 - **must wait** (somebody is queued, or the slot does not fit, or the warm-up rate forbids a grant now):
-  append to the queue's tail, ``SET queue = list_append(queue, [me])``, on exactly that condition. Arrival
-  order is the order in which these writes reach DynamoDB.
+  append to the queue's tail, ``SET queue = list_append(queue, [me])``, on exactly that condition and only
+  if nobody queued so far arrived later than this execution (``queueTailAt``). One that did arrive later
+  (this execution's call was slow) makes the append fail, and read-modify-write places it in arrival order.
 - **nobody waits and it fits** (and the rate allows): grant at once, the same write as the acquirer's
   (``count + weight``, the holder entry, ``nextGrantAt``), conditioned on an empty queue.
 
@@ -34,7 +35,14 @@ from semaphore_core.lock_item import (
     holder_value,
 )
 from semaphore_core.queue import QueueLock, Waiter
-from semaphore_core.queue_store import QUEUE, lock_key, parse_queue_lock, raise_if_throttled, waiter_value
+from semaphore_core.queue_store import (
+    QUEUE,
+    QUEUE_TAIL_AT,
+    lock_key,
+    parse_queue_lock,
+    raise_if_throttled,
+    waiter_value,
+)
 
 
 @dataclass(frozen=True)
@@ -53,11 +61,20 @@ def build_append(
     limit: int,
     tps_limit: float | None,
     max_queue_length: int,
+    now_ms: int,
 ) -> dict[str, Any]:
-    """Append ``waiter`` only if it must wait and the queue has room; returns the whole new item."""
-    names = {"#queue": QUEUE, "#count": LOCK_COUNT, "#holder": waiter.execution_arn, "#version": VERSION}
+    """Append ``waiter`` only if it must wait, the queue has room and nobody queued arrived after it; returns
+    the whole new item."""
+    names = {
+        "#queue": QUEUE,
+        "#count": LOCK_COUNT,
+        "#holder": waiter.execution_arn,
+        "#version": VERSION,
+        "#tail": QUEUE_TAIL_AT,
+    }
     values: dict[str, AttributeValue] = {
         ":me": {"L": [waiter_value(waiter)]},
+        ":at": number(waiter.arrived_at),
         ":empty": {"L": []},
         ":one": number(1),
         ":zero": number(0),
@@ -68,15 +85,18 @@ def build_append(
     must_wait = "(attribute_exists(#queue) AND size(#queue) > :zero) OR #count > :limit_minus_weight"
     if grant_interval_ms(tps_limit) is not None:
         names["#next"] = NEXT_GRANT_AT
-        values[":now_ms"] = number(waiter.enqueued_at)
+        values[":now_ms"] = number(now_ms)
         must_wait += " OR #next > :now_ms"
     return {
         "TableName": config.table_name,
         "Key": lock_key(config, lock_name),
-        "UpdateExpression": "SET #queue = list_append(if_not_exists(#queue, :empty), :me) ADD #version :one",
+        "UpdateExpression": (
+            "SET #queue = list_append(if_not_exists(#queue, :empty), :me), #tail = :at ADD #version :one"
+        ),
         "ConditionExpression": (
             "attribute_not_exists(#holder)"
             " AND (attribute_not_exists(#queue) OR size(#queue) < :max)"
+            " AND (attribute_not_exists(#tail) OR #tail <= :at)"
             f" AND ({must_wait})"
         ),
         "ExpressionAttributeNames": names,
@@ -86,10 +106,14 @@ def build_append(
 
 
 def build_grant(
-    config: LockTableConfig, lock_name: str, waiter: Waiter, limit: int, tps_limit: float | None
+    config: LockTableConfig,
+    lock_name: str,
+    waiter: Waiter,
+    limit: int,
+    tps_limit: float | None,
+    now_ms: int,
 ) -> dict[str, Any]:
     """Grant ``waiter`` at once only if nobody is queued, it fits and the rate allows."""
-    now_ms = waiter.enqueued_at
     names = {"#queue": QUEUE, "#count": LOCK_COUNT, "#holder": waiter.execution_arn, "#version": VERSION}
     values: dict[str, AttributeValue] = {
         ":one": number(1),
@@ -128,12 +152,13 @@ def fast_acquire(
     limit: int,
     tps_limit: float | None,
     max_queue_length: int,
+    now_ms: int,
 ) -> FastAcquire | None:
     """Append if it must wait, else grant if it can; None when neither condition held (read-modify-write
     decides then: e.g. a full queue, or a lock item that changed between the two writes)."""
     try:
         response = client.update_item(
-            **build_append(config, lock_name, waiter, limit, tps_limit, max_queue_length)
+            **build_append(config, lock_name, waiter, limit, tps_limit, max_queue_length, now_ms)
         )
         attributes = response.get("Attributes")
         return FastAcquire(granted=False, lock=parse_queue_lock(attributes if attributes else None).lock)
@@ -142,7 +167,7 @@ def fast_acquire(
         if not is_conditional_check_failed(error):
             raise
     try:
-        response = client.update_item(**build_grant(config, lock_name, waiter, limit, tps_limit))
+        response = client.update_item(**build_grant(config, lock_name, waiter, limit, tps_limit, now_ms))
         attributes = response.get("Attributes")
         return FastAcquire(granted=True, lock=parse_queue_lock(attributes if attributes else None).lock)
     except ClientError as error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 
+from semaphore_core.clock import parse_iso8601_ms
 from semaphore_core.errors import InvalidEventError
 
 
@@ -24,10 +25,13 @@ def require_object(event: object) -> Mapping[str, object]:
     return event
 
 
-def require_exact_keys(event: Mapping[str, object], keys: Collection[str]) -> None:
-    """Every key present and no other: a misspelt optional key must not silently switch a feature off."""
+def require_exact_keys(
+    event: Mapping[str, object], keys: Collection[str], optional: Collection[str] = ()
+) -> None:
+    """Every key present and no other (``optional`` ones may be left out): a misspelt optional key must not
+    silently switch a feature off."""
     missing = sorted(set(keys) - set(event))
-    unknown = sorted(set(event) - set(keys))
+    unknown = sorted(set(event) - set(keys) - set(optional))
     problems = []
     if missing:
         problems.append(f"missing {', '.join(missing)}")
@@ -35,7 +39,8 @@ def require_exact_keys(event: Mapping[str, object], keys: Collection[str]) -> No
         problems.append(f"unknown {', '.join(unknown)}")
     if problems:
         expected = ", ".join(sorted(keys))
-        raise InvalidEventError(f"event fields: {'; '.join(problems)} (expected exactly {expected})")
+        also = f", optionally {', '.join(sorted(optional))}" if optional else ""
+        raise InvalidEventError(f"event fields: {'; '.join(problems)} (expected exactly {expected}{also})")
 
 
 def require_str(
@@ -55,6 +60,21 @@ def require_str(
     if prefix is not None and not value.startswith(prefix):
         raise InvalidEventError(f"{key} must start with {prefix!r}, got {_describe(value)}")
     return value
+
+
+def optional_timestamp_ms(event: Mapping[str, object], key: str) -> int | None:
+    """An ISO 8601 date-time with a time zone (as Step Functions writes ``$$.State.EnteredTime``) as epoch
+    milliseconds, or None when the key is absent."""
+    if key not in event:
+        return None
+    value = event[key]
+    parsed = parse_iso8601_ms(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise InvalidEventError(
+            f"{key} must be an ISO 8601 date-time with a time zone, e.g. 2024-01-01T00:00:00.000Z,"
+            f" got {_describe(value)}"
+        )
+    return parsed
 
 
 def require_int(event: Mapping[str, object], key: str, *, minimum: int | None = None) -> int:

@@ -7,6 +7,9 @@
   unset: every holder.
 - ``LOCK_LEASE_SECONDS``: a holder whose execution status cannot be read is released once it is older than
   this. Empty or unset: never (a holder is released only when its execution is known to have ended).
+- ``QUEUE_RELEASE_FUNCTION``: queue mode's release function (name or ARN). When set, the sweeper releases
+  through it (the slot goes to the next waiters, who are resumed) and also removes queued executions that
+  have ended. Empty or unset: poll mode's plain conditional write.
 - ``MAX_ITEMS_PER_RUN`` (default 10000) and ``MAX_SECONDS_PER_RUN`` (default 240): the work one run may do;
   the next run continues where this one stopped (while the execution environment stays warm).
 """
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from semaphore_core.errors import ConfigurationError
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+_FUNCTION = re.compile(r"^(arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}$")
 _STATE_MACHINE_ARN = re.compile(r"^arn:[a-z-]+:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$")
 
 DEFAULT_MAX_ITEMS = 10_000
@@ -42,6 +46,8 @@ class SweeperConfig:
     lease_seconds: int | None = None
     max_items: int = DEFAULT_MAX_ITEMS
     max_seconds: float = DEFAULT_MAX_SECONDS
+    #: Queue mode: the function that releases (and settles); None in poll mode.
+    queue_release_function: str | None = None
 
     @property
     def lease_ms(self) -> int | None:
@@ -56,7 +62,17 @@ class SweeperConfig:
             lease_seconds=_optional_positive_int(env, "LOCK_LEASE_SECONDS"),
             max_items=_optional_positive_int(env, "MAX_ITEMS_PER_RUN") or DEFAULT_MAX_ITEMS,
             max_seconds=float(_optional_positive_int(env, "MAX_SECONDS_PER_RUN") or DEFAULT_MAX_SECONDS),
+            queue_release_function=_optional_function(env.get("QUEUE_RELEASE_FUNCTION", "")),
         )
+
+
+def _optional_function(text: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not _FUNCTION.match(text):
+        raise ConfigurationError(f"QUEUE_RELEASE_FUNCTION {text!r} is not a Lambda function name or ARN")
+    return text
 
 
 def _json(text: str, name: str) -> object:

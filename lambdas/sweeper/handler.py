@@ -4,24 +4,30 @@ The event is ignored (a scheduled event carries nothing the sweep needs); the se
 environment (``sweeper.config``). The result, also logged as one JSON line::
 
     {"scanned": int, "released": int, "releasedByLease": int, "kept": int, "alreadyReleased": int,
-     "indexItemsDeleted": int, "errors": int, "complete": bool, "problems": [str, ...]}
+     "indexItemsDeleted": int, "waitersRemoved": int, "errors": int, "complete": bool, "problems": [str, ...]}
+
+In queue mode (``QUEUE_RELEASE_FUNCTION`` set) each release is a synchronous invocation of the queue release
+function with ``{"lockName": ..., "executionArn": ...}``, the event the status-change rule sends it.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from semaphore_core.clock import Clock, system_clock_ms
 from semaphore_core.dynamo import get_client
 from sweeper.config import SweeperConfig
 from sweeper.executions import StepFunctionsClient
-from sweeper.logic import SweepCursor, SweeperDynamoDB, sweep
+from sweeper.logic import QueueRelease, QueueReleaseError, SweepCursor, SweeperDynamoDB, sweep
 
 logging.getLogger("sweeper").setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
@@ -43,6 +49,29 @@ def get_sfn_client() -> StepFunctionsClient:
     return client
 
 
+@functools.lru_cache(maxsize=None)
+def get_lambda_client() -> Any:
+    return boto3.client("lambda", config=Config(retries={"mode": "standard", "max_attempts": 4}))
+
+
+def queue_release_through(function: str) -> QueueRelease:
+    """Queue mode's release: invoke ``function`` synchronously; its error, or a failed call, is a
+    ``QueueReleaseError``."""
+
+    def release(lock_name: str, execution_arn: str) -> Mapping[str, Any]:
+        payload = json.dumps({"lockName": lock_name, "executionArn": execution_arn})
+        try:
+            response = get_lambda_client().invoke(FunctionName=function, Payload=payload.encode())
+            body = json.loads(response["Payload"].read() or b"null")
+        except (ClientError, BotoCoreError, ValueError) as error:
+            raise QueueReleaseError(f"invoking {function}: {error}") from error
+        if response.get("FunctionError") or not isinstance(body, Mapping):
+            raise QueueReleaseError(f"{function} failed: {json.dumps(body)[:200]}")
+        return body
+
+    return release
+
+
 def lambda_handler(event: object, context: object) -> dict[str, Any]:
     config = SweeperConfig.from_environment()
     max_ms = int(config.max_seconds * 1000)
@@ -50,4 +79,7 @@ def lambda_handler(event: object, context: object) -> dict[str, Any]:
     if callable(remaining):
         max_ms = max(0, min(max_ms, int(remaining()) - SAFETY_MARGIN_MS))
     dynamodb: SweeperDynamoDB = get_client()  # type: ignore[assignment]
-    return sweep(dynamodb, get_sfn_client(), clock, config, cursor, max_ms).to_response()
+    queue_release = (
+        queue_release_through(config.queue_release_function) if config.queue_release_function else None
+    )
+    return sweep(dynamodb, get_sfn_client(), clock, config, cursor, max_ms, queue_release).to_response()

@@ -10,10 +10,18 @@ For every item of every lock table (docs/lock-item.md), within a budget of items
   lease is set and the entry is older than the lease; a RUNNING holder is never touched;
 - an **index item** (key = an execution ARN): deleted once that execution is no longer running.
 
-A release is the reaper's write: ``SET lockCount = lockCount - <entry>.weight REMOVE <entry> ADD version 1``
-on condition ``attribute_exists(<entry>)``. DynamoDB reads the recorded weight as it writes, and a holder
-released first by its execution or the reaper fails the condition instead of counting twice, so the count
-never goes below 0. Holders of state machines this sweeper does not look after are left alone.
+In poll mode a release is the reaper's write: ``SET lockCount = lockCount - <entry>.weight REMOVE <entry>
+ADD version 1`` on condition ``attribute_exists(<entry>)``. DynamoDB reads the recorded weight as it writes,
+and a holder released first by its execution or the reaper fails the condition instead of counting twice,
+so the count never goes below 0.
+
+In queue mode (a ``QueueRelease`` is given) every release goes through the queue release function instead,
+as the state machine's own release and the status-change rule do: it gives the slot back *and* grants it
+to the next waiters and resumes them, so a slot freed by the sweeper is not left idle. The sweeper also
+removes **queued executions that have ended** (entries of the lock item's ``queue``) the same way, so no
+grant is ever handed to them. The function is idempotent, so a race with any other release is harmless.
+
+Holders and waiters of state machines this sweeper does not look after are left alone.
 
 Nothing in an item can crash a sweep: a malformed item or entry is counted as an error and skipped.
 """
@@ -24,7 +32,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Protocol
+from typing import Any, Callable, Dict, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -37,6 +45,7 @@ from semaphore_core.lock_item import (
     VERSION,
     is_holder_attribute,
 )
+from semaphore_core.queue_store import QUEUE, WAITER_ID
 from sweeper.config import LockTable, SweeperConfig
 from sweeper.executions import ExecutionState, State, StepFunctionsClient, execution_state, state_machine_of
 from sweeper.timestamps import parse_timestamp_ms
@@ -47,6 +56,14 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 100
 
 Key = Dict[str, AttributeValue]
+
+#: Queue mode's release: (lock name, execution ARN) -> the queue release function's result (its
+#: ``released`` and ``dequeued`` fields are read). Raises ``QueueReleaseError`` when the call failed.
+QueueRelease = Callable[[str, str], Mapping[str, Any]]
+
+
+class QueueReleaseError(Exception):
+    """The queue release function could not be invoked, or failed."""
 
 
 class SweeperDynamoDB(Protocol):
@@ -87,6 +104,8 @@ class SweepResult:
     #: Holders released by someone else between the scan and the write.
     already_released: int = 0
     index_items_deleted: int = 0
+    #: Queue mode: queued executions that had ended, removed from their lock's queue.
+    waiters_removed: int = 0
     #: Status reads or writes that failed, and malformed items or entries.
     errors: int = 0
     #: Whether the run reached the end of the last table (False: the budget ran out first).
@@ -110,6 +129,7 @@ class SweepResult:
             "kept": response["kept"],
             "alreadyReleased": response["already_released"],
             "indexItemsDeleted": response["index_items_deleted"],
+            "waitersRemoved": response["waiters_removed"],
             "errors": response["errors"],
             "complete": response["complete"],
             "problems": response["problems"],
@@ -133,8 +153,10 @@ def sweep(
     config: SweeperConfig,
     cursor: SweepCursor,
     max_ms: int | None = None,
+    queue_release: QueueRelease | None = None,
 ) -> SweepResult:
-    """Sweeps from ``cursor`` until every table is done or the budget is spent; moves ``cursor`` along."""
+    """Sweeps from ``cursor`` until every table is done or the budget is spent; moves ``cursor`` along.
+    ``queue_release``: queue mode's release (module doc); None for poll mode's plain write."""
     result = SweepResult()
     budget = _Budget(
         clock, config.max_items, max_ms if max_ms is not None else int(config.max_seconds * 1000)
@@ -144,7 +166,9 @@ def sweep(
         cursor.reset()
     while cursor.table_index < len(config.tables):
         table = config.tables[cursor.table_index]
-        finished = _sweep_table(dynamodb, sfn, clock, config, table, cursor, budget, statuses, result)
+        finished = _sweep_table(
+            _Sweep(dynamodb, sfn, clock, config, statuses, result, queue_release), table, cursor, budget
+        )
         if not finished:
             break
         cursor.table_index += 1
@@ -156,18 +180,29 @@ def sweep(
     return result
 
 
-def _sweep_table(
-    dynamodb: SweeperDynamoDB,
-    sfn: StepFunctionsClient,
-    clock: Clock,
-    config: SweeperConfig,
-    table: LockTable,
-    cursor: SweepCursor,
-    budget: _Budget,
-    statuses: dict[str, ExecutionState],
-    result: SweepResult,
-) -> bool:
+@dataclass
+class _Sweep:
+    """One run's clients, settings and running totals."""
+
+    dynamodb: SweeperDynamoDB
+    sfn: StepFunctionsClient
+    clock: Clock
+    config: SweeperConfig
+    statuses: dict[str, ExecutionState]
+    result: SweepResult
+    queue_release: QueueRelease | None
+
+    def state(self, execution_arn: str) -> ExecutionState:
+        """One DescribeExecution per execution and run: its holder entry, queue entry and index item share
+        it."""
+        if execution_arn not in self.statuses:
+            self.statuses[execution_arn] = execution_state(self.sfn, execution_arn)
+        return self.statuses[execution_arn]
+
+
+def _sweep_table(run: _Sweep, table: LockTable, cursor: SweepCursor, budget: _Budget) -> bool:
     """Scans one table from the cursor; True when its end was reached, False when the budget ran out."""
+    result = run.result
     while True:
         if budget.exhausted():
             return False
@@ -175,7 +210,7 @@ def _sweep_table(
         if cursor.start_key is not None:
             request["ExclusiveStartKey"] = cursor.start_key
         try:
-            page = dynamodb.scan(**request)
+            page = run.dynamodb.scan(**request)
         except (ClientError, BotoCoreError) as error:
             result.problem(f"scan of {table.name} failed: {_describe(error)}")
             return False  # try again from the same place next run
@@ -188,7 +223,7 @@ def _sweep_table(
             if key is None:
                 result.problem(f"{table.name}: an item without a string {table.lock_id_attribute!r} key")
                 continue
-            _sweep_item(dynamodb, sfn, clock, config, table, key, item, statuses, result)
+            _sweep_item(run, table, key, item)
             cursor.start_key = key
         last = page.get("LastEvaluatedKey")
         if not last:
@@ -196,97 +231,134 @@ def _sweep_table(
         cursor.start_key = last
 
 
-def _sweep_item(
-    dynamodb: SweeperDynamoDB,
-    sfn: StepFunctionsClient,
-    clock: Clock,
-    config: SweeperConfig,
-    table: LockTable,
-    key: Key,
-    item: Mapping[str, Any],
-    statuses: dict[str, ExecutionState],
-    result: SweepResult,
-) -> None:
+def _sweep_item(run: _Sweep, table: LockTable, key: Key, item: Mapping[str, Any]) -> None:
     name = key[table.lock_id_attribute]["S"]
     if is_holder_attribute(name):
-        _sweep_index_item(dynamodb, sfn, config, table, key, name, statuses, result)
+        _sweep_index_item(run, table, key, name)
         return
     for attribute, value in item.items():
         if is_holder_attribute(attribute):
-            _sweep_holder(dynamodb, sfn, clock, config, table, key, attribute, value, statuses, result)
+            _sweep_holder(run, table, key, attribute, value)
+    if run.queue_release is not None and QUEUE in item:
+        for waiter in _queued(run, table, key, item[QUEUE]):
+            _sweep_waiter(run, table, key, waiter)
 
 
-def _sweep_holder(
-    dynamodb: SweeperDynamoDB,
-    sfn: StepFunctionsClient,
-    clock: Clock,
-    config: SweeperConfig,
-    table: LockTable,
-    key: Key,
-    holder: str,
-    value: object,
-    statuses: dict[str, ExecutionState],
-    result: SweepResult,
-) -> None:
+def _sweep_holder(run: _Sweep, table: LockTable, key: Key, holder: str, value: object) -> None:
+    result = run.result
     where = f"{table.name}/{key[table.lock_id_attribute]['S']}/{holder}"
     fields = value.get("M") if isinstance(value, Mapping) else None
     if not isinstance(fields, Mapping) or not _is_whole_positive(fields.get(HOLDER_WEIGHT)):
         result.kept += 1
         result.problem(f"{where}: not a holder entry with a whole, positive weight: {value!r}"[:300])
         return
-    if not _looks_after(config, holder):
+    if not _looks_after(run.config, holder):
         result.kept += 1
         return
-    state = _state(sfn, holder, statuses)
+    state = run.state(holder)
     if state.state is State.RUNNING:
         result.kept += 1
         return
     by_lease = False
     if state.state is State.UNKNOWN:
-        if not _lease_expired(config, fields, clock):
+        if not _lease_expired(run.config, fields, run.clock):
             result.kept += 1
             result.problem(f"{where}: status unknown ({state.detail}), kept")
             return
         by_lease = True
         result.problem(f"{where}: status unknown ({state.detail}), released: older than the lease")
-    _release(dynamodb, table, key, holder, where, state, by_lease, result)
+    _release(run, table, key, holder, where, state, by_lease)
 
 
 def _release(
-    dynamodb: SweeperDynamoDB,
+    run: _Sweep,
     table: LockTable,
     key: Key,
     holder: str,
     where: str,
     state: ExecutionState,
     by_lease: bool,
-    result: SweepResult,
 ) -> None:
-    try:
-        dynamodb.update_item(**release_arguments(table, key, holder))
-    except ClientError as error:
-        if is_conditional_check_failed(error):
+    result = run.result
+    if run.queue_release is not None:
+        outcome = _call_queue_release(run, key[table.lock_id_attribute]["S"], holder, where)
+        if outcome is None:
+            result.kept += 1
+            return
+        if not outcome.get("released"):
             result.already_released += 1
             return
-        result.kept += 1
-        result.problem(f"{where}: release failed: {_describe(error)}")
-        return
-    except BotoCoreError as error:
-        result.kept += 1
-        result.problem(f"{where}: release failed: {_describe(error)}")
-        return
+    else:
+        try:
+            run.dynamodb.update_item(**release_arguments(table, key, holder))
+        except ClientError as error:
+            if is_conditional_check_failed(error):
+                result.already_released += 1
+                return
+            result.kept += 1
+            result.problem(f"{where}: release failed: {_describe(error)}")
+            return
+        except BotoCoreError as error:
+            result.kept += 1
+            result.problem(f"{where}: release failed: {_describe(error)}")
+            return
     result.released += 1
     if by_lease:
         result.released_by_lease += 1
+    _log("released", table, key, holder, state, byLease=by_lease)
+
+
+def _queued(run: _Sweep, table: LockTable, key: Key, value: object) -> list[str]:
+    """The execution ARNs in a lock item's ``queue`` attribute; a malformed one is a problem, not a crash."""
+    entries = value.get("L") if isinstance(value, Mapping) else None
+    ids = [
+        e.get("M", {}).get(WAITER_ID, {}).get("S") if isinstance(e, Mapping) else None for e in entries or []
+    ]
+    if not isinstance(entries, list) or not all(isinstance(i, str) and is_holder_attribute(i) for i in ids):
+        run.result.problem(
+            f"{table.name}/{key[table.lock_id_attribute]['S']}: malformed queue {value!r}"[:300]
+        )
+        return [i for i in ids if isinstance(i, str) and is_holder_attribute(i)]
+    return [i for i in ids if isinstance(i, str)]
+
+
+def _sweep_waiter(run: _Sweep, table: LockTable, key: Key, waiter: str) -> None:
+    """A queued execution that has ended (or is gone) leaves the queue; a running or unknown one stays."""
+    if not _looks_after(run.config, waiter):
+        return
+    state = run.state(waiter)
+    if state.state in (State.RUNNING, State.UNKNOWN):
+        return
+    where = f"{table.name}/{key[table.lock_id_attribute]['S']}/queue/{waiter}"
+    outcome = _call_queue_release(run, key[table.lock_id_attribute]["S"], waiter, where)
+    if outcome is not None and outcome.get("dequeued"):
+        run.result.waiters_removed += 1
+        _log("removed from the queue", table, key, waiter, state)
+
+
+def _call_queue_release(
+    run: _Sweep, lock_name: str, execution_arn: str, where: str
+) -> Mapping[str, Any] | None:
+    assert run.queue_release is not None
+    try:
+        return run.queue_release(lock_name, execution_arn)
+    except QueueReleaseError as error:
+        run.result.problem(f"{where}: queue release failed: {error}"[:300])
+        return None
+
+
+def _log(
+    outcome: str, table: LockTable, key: Key, execution_arn: str, state: ExecutionState, **more: Any
+) -> None:
     logger.info(
         json.dumps(
             {
-                "outcome": "released",
+                "outcome": outcome,
                 "table": table.name,
                 "lockName": key[table.lock_id_attribute]["S"],
-                "executionArn": holder,
+                "executionArn": execution_arn,
                 "executionStatus": state.detail,
-                "byLease": by_lease,
+                **more,
             }
         )
     )
@@ -309,35 +381,19 @@ def release_arguments(table: LockTable, key: Key, holder: str) -> dict[str, Any]
     }
 
 
-def _sweep_index_item(
-    dynamodb: SweeperDynamoDB,
-    sfn: StepFunctionsClient,
-    config: SweeperConfig,
-    table: LockTable,
-    key: Key,
-    execution_arn: str,
-    statuses: dict[str, ExecutionState],
-    result: SweepResult,
-) -> None:
-    if not _looks_after(config, execution_arn):
+def _sweep_index_item(run: _Sweep, table: LockTable, key: Key, execution_arn: str) -> None:
+    if not _looks_after(run.config, execution_arn):
         return
-    state = _state(sfn, execution_arn, statuses)
+    state = run.state(execution_arn)
     if state.state in (State.RUNNING, State.UNKNOWN):
         # A running execution needs it to find its lock again; an unknown one may be running.
         return
     try:
-        dynamodb.delete_item(TableName=table.name, Key=key)
+        run.dynamodb.delete_item(TableName=table.name, Key=key)
     except (ClientError, BotoCoreError) as error:
-        result.problem(f"{table.name}/{execution_arn}: index item delete failed: {_describe(error)}")
+        run.result.problem(f"{table.name}/{execution_arn}: index item delete failed: {_describe(error)}")
         return
-    result.index_items_deleted += 1
-
-
-def _state(sfn: StepFunctionsClient, execution_arn: str, cache: dict[str, ExecutionState]) -> ExecutionState:
-    """One DescribeExecution per execution and run: an execution's holder entry and index item share it."""
-    if execution_arn not in cache:
-        cache[execution_arn] = execution_state(sfn, execution_arn)
-    return cache[execution_arn]
+    run.result.index_items_deleted += 1
 
 
 def _looks_after(config: SweeperConfig, execution_arn: str) -> bool:

@@ -9,7 +9,9 @@ execution's own release) on the atomic DynamoDB of localaws.
 
 from __future__ import annotations
 
+import io
 import itertools
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -23,7 +25,7 @@ from moto import mock_aws
 from semaphore_core.dynamo import get_client
 from sweeper import handler
 from sweeper.config import LockTable, SweeperConfig
-from sweeper.logic import SweepCursor, SweepResult, release_arguments, sweep
+from sweeper.logic import QueueReleaseError, SweepCursor, SweepResult, release_arguments, sweep
 
 import localaws.patches.dynamodb as atomic_dynamodb
 
@@ -143,6 +145,56 @@ def run(client: Any, sfn: FakeStepFunctions, cfg: SweeperConfig | None = None, *
 # ----------------------------------------------------------------------------------------------------
 # Released or kept, by what Step Functions says
 # ----------------------------------------------------------------------------------------------------
+
+
+def test_in_queue_mode_a_failed_release_call_keeps_the_holder_and_is_reported(
+    ddb: Any, sfn: FakeStepFunctions
+) -> None:
+    sfn.statuses[arn(1)] = "ABORTED"
+    put_lock(ddb, "L", {arn(1): holder(weight=1)})
+    calls: list[tuple[str, str]] = []
+
+    def failing_release(lock_name: str, execution_arn: str) -> dict[str, Any]:
+        calls.append((lock_name, execution_arn))
+        raise QueueReleaseError("queue-release failed: LockContentionError")
+
+    result = run(ddb, sfn, config(queue_release_function="queue-release"), queue_release=failing_release)
+
+    assert calls == [("L", arn(1))], "queue mode releases through the queue release function only"
+    assert (result.released, result.kept, result.errors) == (0, 1, 1)
+    assert "LockContentionError" in result.problems[0]
+    assert holders_of(lock(ddb, "L")) == {arn(1)}, "nothing was written by the sweeper itself"
+
+
+def test_the_handler_invokes_the_queue_release_function_and_reads_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class FakeLambda:
+        def __init__(self, reply: dict[str, Any], failed: bool) -> None:
+            self.reply, self.failed = reply, failed
+            self.calls: list[dict[str, Any]] = []
+
+        def invoke(self, **kwargs: Any) -> dict[str, Any]:
+            self.calls.append(kwargs)
+            response: dict[str, Any] = {"Payload": io.BytesIO(json.dumps(self.reply).encode())}
+            if self.failed:
+                response["FunctionError"] = "Unhandled"
+            return response
+
+    good = FakeLambda({"released": True, "dequeued": False}, failed=False)
+    monkeypatch.setattr(handler, "get_lambda_client", lambda: good)
+    assert handler.queue_release_through("queue-release")("L", arn(1)) == {
+        "released": True,
+        "dequeued": False,
+    }
+    assert good.calls[0]["FunctionName"] == "queue-release"
+    assert json.loads(good.calls[0]["Payload"]) == {"lockName": "L", "executionArn": arn(1)}
+
+    bad = FakeLambda({"errorType": "LockContentionError", "errorMessage": "busy"}, failed=True)
+    monkeypatch.setattr(handler, "get_lambda_client", lambda: bad)
+    with pytest.raises(QueueReleaseError, match="LockContentionError"):
+        handler.queue_release_through("queue-release")("L", arn(1))
+
 
 ENDED = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
 ALIVE = ["RUNNING", "PENDING_REDRIVE"]
@@ -544,6 +596,7 @@ def test_the_handler_sweeps_with_real_execution_statuses(ddb: Any, monkeypatch: 
         "kept": 1,
         "alreadyReleased": 0,
         "indexItemsDeleted": 1,
+        "waitersRemoved": 0,
         "errors": 0,
         "complete": True,
         "problems": [],
@@ -577,6 +630,12 @@ def test_configuration_errors_name_the_setting(monkeypatch: pytest.MonkeyPatch, 
         [({"LOCK_TABLES": '{"t!": "K"}'}, "not a valid table/key pair")],
         [({"LOCK_TABLES": '{"locks": "K"}', "STATE_MACHINE_ARNS": '["arn:nope"]'}, "not state machine")],
         [({"LOCK_TABLES": '{"locks": "K"}', "LOCK_LEASE_SECONDS": "-5"}, "LOCK_LEASE_SECONDS")],
+        [
+            (
+                {"LOCK_TABLES": '{"locks": "K"}', "QUEUE_RELEASE_FUNCTION": "no spaces"},
+                "QUEUE_RELEASE_FUNCTION",
+            )
+        ],
     ):
         with pytest.raises(ConfigurationError, match=message):
             SweeperConfig.from_environment(env)

@@ -139,9 +139,39 @@ def test_acquire_grants_at_once_when_nobody_waits_and_it_fits() -> None:
 
 def test_acquire_queues_behind_a_waiter_even_when_it_would_fit() -> None:
     lock = QueueLock(count=2, holders=holders((0, 2)), queue=(waiter(1, weight=2),))
-    outcome = acquire(lock, arn(2), 1, limit=3, tps_limit=None, now_ms=T0, max_queue_length=10)
+    outcome = acquire(lock, arn(2), 1, limit=3, tps_limit=None, now_ms=T0 + 2, max_queue_length=10)
     assert outcome.granted == ()
     assert [w.execution_arn for w in outcome.lock.queue] == [arn(1), arn(2)]
+
+
+def test_a_late_call_is_placed_by_its_arrival_not_by_when_it_ran() -> None:
+    # e3 reached the acquire state before e4 and e5 were queued, but its call ran last.
+    lock = QueueLock(
+        count=1, holders=holders((0, 1)), queue=(waiter(1), waiter(4), waiter(5)), tail_at=T0 + 5
+    )
+    outcome = acquire(
+        lock, arn(3), 1, limit=1, tps_limit=None, now_ms=T0 + 50, max_queue_length=10, arrived_at=T0 + 3
+    )
+    assert [w.execution_arn for w in outcome.lock.queue] == [arn(1), arn(3), arn(4), arn(5)]
+    assert outcome.lock.tail_at == T0 + 5, "the latest arrival stays the tail's"
+    # One that arrived at the same moment as a queued waiter goes behind it; a later one at the tail.
+    same = acquire(
+        lock, arn(6), 1, limit=1, tps_limit=None, now_ms=T0 + 50, max_queue_length=10, arrived_at=T0 + 4
+    )
+    assert [w.execution_arn for w in same.lock.queue] == [arn(1), arn(4), arn(6), arn(5)]
+    last = acquire(
+        lock, arn(7), 1, limit=1, tps_limit=None, now_ms=T0 + 50, max_queue_length=10, arrived_at=T0 + 9
+    )
+    assert [w.execution_arn for w in last.lock.queue][-1] == arn(7) and last.lock.tail_at == T0 + 9
+
+
+def test_an_early_arrival_placed_at_the_head_is_granted_when_it_fits() -> None:
+    lock = QueueLock(count=2, holders=holders((0, 2)), queue=(waiter(5, weight=2),), tail_at=T0 + 5)
+    outcome = acquire(
+        lock, arn(2), 1, limit=3, tps_limit=None, now_ms=T0 + 50, max_queue_length=10, arrived_at=T0 + 2
+    )
+    assert [w.execution_arn for w in outcome.granted] == [arn(2)]
+    assert [w.execution_arn for w in outcome.lock.queue] == [arn(5)]
 
 
 def test_acquire_again_keeps_the_place_or_the_grant_and_changes_nothing() -> None:
