@@ -39,7 +39,7 @@ output "lock_name" {
 }
 
 output "acquire_state" {
-  description = "JSON of the state that acquires the semaphore (a Parallel with ResultPath null), without Next: merge in your own transition and embed it in a definition of your own."
+  description = "JSON of the state that acquires the semaphore (ResultPath null: a Parallel in poll mode, a Task in queue mode), without Next: merge in your own transition and embed it in a definition of your own."
   value       = jsonencode(local.acquire_state)
 }
 

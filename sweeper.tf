@@ -2,7 +2,8 @@
 # Slot recovery, periodic: the sweeper
 #
 # Every sweep_interval_minutes a Lambda (modules/sweeper) releases every holder of this semaphore whose
-# execution is no longer running, and deletes such executions' index items. It catches what the reaper
+# execution is no longer running, and deletes such executions' index items. In queue mode it releases through
+# the queue release function (the slot goes to the next waiters) and removes ended executions from the queue. It catches what the reaper
 # misses (status-change events are best effort) and, with lock_lease_seconds, holders whose status cannot
 # be read (Express executions among them).
 ################################################################################
@@ -19,10 +20,11 @@ module "sweeper" {
     arn               = local.lock_table_arn
     lock_id_attribute = var.lock_id_attribute
   }]
-  lock_table_kms_key_arns   = var.lock_table_kms_key_arn != null ? [var.lock_table_kms_key_arn] : []
-  state_machine_arns        = [aws_sfn_state_machine.this.arn]
-  schedule_interval_minutes = var.sweep_interval_minutes
-  lock_lease_seconds        = var.lock_lease_seconds
+  lock_table_kms_key_arns    = var.lock_table_kms_key_arn != null ? [var.lock_table_kms_key_arn] : []
+  state_machine_arns         = [aws_sfn_state_machine.this.arn]
+  schedule_interval_minutes  = var.sweep_interval_minutes
+  lock_lease_seconds         = var.lock_lease_seconds
+  queue_release_function_arn = local.queue ? module.queue[0].release_function_arn : null
 
   runtime                                = var.lambda_runtime
   memory_size                            = var.lambda_memory_size

@@ -48,6 +48,8 @@ resource "aws_lambda_function" "this" {
       LOCK_LEASE_SECONDS  = var.lock_lease_seconds == null ? "" : tostring(var.lock_lease_seconds)
       MAX_ITEMS_PER_RUN   = tostring(var.max_items_per_run)
       MAX_SECONDS_PER_RUN = tostring(var.timeout)
+      # Queue mode: releases go through the queue release function, which hands the slot on.
+      QUEUE_RELEASE_FUNCTION = var.queue_release_function_arn == null ? "" : var.queue_release_function_arn
     }
   }
 
@@ -138,6 +140,17 @@ data "aws_iam_policy_document" "this" {
     sid       = "DescribeExecutions"
     actions   = ["states:DescribeExecution"]
     resources = local.execution_arn_patterns
+  }
+
+  # Queue mode: release through the queue release function (it settles and resumes the next waiters).
+  dynamic "statement" {
+    for_each = var.queue_release_function_arn != null ? [var.queue_release_function_arn] : []
+
+    content {
+      sid       = "QueueRelease"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [statement.value]
+    }
   }
 
   # Lock tables encrypted with your keys: those keys, through DynamoDB only.

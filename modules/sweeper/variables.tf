@@ -61,6 +61,17 @@ variable "lock_lease_seconds" {
   }
 }
 
+variable "queue_release_function_arn" {
+  description = "Queue mode: ARN of the queue release function. When set, the sweeper releases through it (the freed slot goes to the next waiters, who are resumed) and removes queued executions that have ended; null releases with a plain conditional write (poll mode)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.queue_release_function_arn == null || can(regex("^arn:[a-z-]+:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}$", coalesce(var.queue_release_function_arn, "x")))
+    error_message = "The queue release function must be a Lambda function ARN (arn:<partition>:lambda:<region>:<account>:function:<name>), or null."
+  }
+}
+
 variable "max_items_per_run" {
   description = "Most items (lock items and index items) one run reads; a run also stops 5 s before its timeout. A run cut short is continued by the next one while the execution environment stays warm."
   type        = number

@@ -16,6 +16,7 @@ import itertools
 import json
 import statistics
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from harness import aws
 from harness.deployment import Deployment
 from harness.executions import (
     Event,
@@ -43,7 +45,7 @@ LIMIT = 4
 RECHECK_SECONDS = 15
 SPACING = 0.03
 #: The module's own states (the work's states inside "Run work" are the user's).
-SEMAPHORE_STATES = ("Acquire semaphore", "Acquire slot", "Run work", "Release semaphore", "Release slot")
+SEMAPHORE_STATES = ("Acquire semaphore", "Run work", "Release semaphore", "Release semaphore after failure")
 MAX_TRANSITIONS = 8
 TPS = 2
 
@@ -147,7 +149,9 @@ def grants(events: Sequence[Event]) -> list[dict[str, Any]]:
 def handoff_latencies_ms(histories: Mapping[str, Sequence[Event]]) -> list[float]:
     """For each execution that had to wait: from the latest release before it started its work, to that
     start."""
-    releases = sorted(t for events in histories.values() for t in state_entered_times(events, "Release slot"))
+    releases = sorted(
+        t for events in histories.values() for t in state_entered_times(events, "Release semaphore")
+    )
     latencies = []
     for events in histories.values():
         acquire = state_intervals(events, "Acquire semaphore")[0]
@@ -268,7 +272,7 @@ def test_a_waiter_stopped_while_queued_is_dropped_and_the_queue_moves_on(
     assert set(statuses.values()) == {"SUCCEEDED"}, statuses
     histories = {arn: history(sfn, arn) for arn in arns}
     assert work_interval(histories[stopped]) is None, "the stopped execution never ran its work"
-    first_release = min(state_entered_times(histories[arn], "Release slot")[0] for arn in arns[:LIMIT])
+    first_release = min(state_entered_times(histories[arn], "Release semaphore")[0] for arn in arns[:LIMIT])
     next_start = min(work_interval(histories[arn]).start for arn in others)  # type: ignore[union-attr]
     assert next_start - first_release < RECHECK_SECONDS / 3, "the slot waited for the dropped waiter"
     sampled_weights_within_limit(sampler, lock)
@@ -328,4 +332,65 @@ def test_a_warm_up_rate_releases_queued_executions_no_faster_than_it_allows(
     assert min(gaps) >= 1000 / TPS - 1, f"grants closer than the rate allows: {gaps}"
     assert inversions(arns, granted_at) == [], "granted out of arrival order"
     assert sampled_weights_within_limit(sampler, lock) == LIMIT
+    assert_clean(dynamodb, table, lock, arns)
+
+
+def _drop_status_events(endpoint: str, fraction: float) -> None:
+    """The local AWS's switch: lose this fraction of Step Functions status-change events (the reaper's)."""
+    request = urllib.request.Request(
+        f"{endpoint}/localaws/config",
+        data=json.dumps({"events": {"drop_status_change_fraction": fraction}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def test_with_status_events_lost_the_sweeper_drops_ended_waiters_and_hands_on_ended_holders_slots(
+    queue_root: Deployment, endpoint: str, sfn: Any, dynamodb: Any
+) -> None:
+    table = queue_root.outputs["lock_table_name"]
+    lock = unique_name("swept")
+    machine = queue_root.outputs["light_state_machine_arn"]
+    lam = aws.client("lambda", endpoint)
+
+    def sweep() -> dict[str, Any]:
+        response = lam.invoke(FunctionName=queue_root.outputs["light_sweeper_function_name"], Payload=b"{}")
+        assert "FunctionError" not in response, response
+        return dict(json.loads(response["Payload"].read()))
+
+    holders = [(machine, {"lock": lock, "workSeconds": 60})] * LIMIT
+    waiters = [(machine, {"lock": lock, "workSeconds": 1})] * 2
+    _drop_status_events(endpoint, 1.0)  # the reaper never hears of the stops: only the sweeper can help
+    try:
+        arns = start_in_order(sfn, dynamodb, table, lock, holders + waiters, "swept")
+        stopped_waiter, live_waiter = arns[LIMIT:]
+        sfn.stop_execution(executionArn=stopped_waiter, cause="test: stopped while queued")
+        swept = sweep()
+        assert (swept["waitersRemoved"], swept["released"], swept["errors"]) == (1, 0, 0), swept
+        assert read_queue_lock(dynamodb, table, lock).queue == [live_waiter]
+
+        sfn.stop_execution(executionArn=arns[0], cause="test: stopped while holding")
+        stopped_at = time.monotonic()
+        swept = sweep()
+        assert (swept["released"], swept["errors"]) == (1, 0), swept
+        # Released through the queue release Lambda, which granted the slot and resumed the waiter.
+        wait_until(
+            lambda: live_waiter in read_queue_lock(dynamodb, table, lock).holders,
+            timeout=5,
+            what="the live waiter holds the freed slot",
+        )
+        results = wait_for_executions(sfn, [live_waiter], timeout=30)
+        assert results[live_waiter]["status"] == "SUCCEEDED"
+        assert time.monotonic() - stopped_at < 30, "handed on by the sweep, not by the holders' own releases"
+
+        for arn in arns[1:LIMIT]:
+            sfn.stop_execution(executionArn=arn, cause="test: done")
+        swept = sweep()
+        assert swept["released"] == LIMIT - 1, swept
+    finally:
+        _drop_status_events(endpoint, 0.0)
+    histories = {arn: history(sfn, arn) for arn in (stopped_waiter, live_waiter)}
+    assert work_interval(histories[stopped_waiter]) is None, "the stopped waiter never ran its work"
     assert_clean(dynamodb, table, lock, arns)
