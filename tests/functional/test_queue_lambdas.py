@@ -138,13 +138,17 @@ class RecordingDynamoDB:
         self._lock = threading.Lock()
         #: Called once after the next read of the lock item: another writer slipping in before the write.
         self.after_next_lock_read: Callable[[], None] | None = None
+        #: GetItem calls on lock items (not per-execution items).
+        self.lock_reads = 0
 
     def get_item(self, **kwargs: Any) -> dict[str, Any]:
         response = dict(self.client.get_item(**kwargs))
-        hook = self.after_next_lock_read
-        if hook is not None and not kwargs["Key"]["LockName"]["S"].startswith("arn:"):
-            self.after_next_lock_read = None
-            hook()
+        if not kwargs["Key"]["LockName"]["S"].startswith("arn:"):
+            self.lock_reads += 1
+            hook = self.after_next_lock_read
+            if hook is not None:
+                self.after_next_lock_read = None
+                hook()
         return response
 
     def put_item(self, **kwargs: Any) -> dict[str, Any]:
@@ -560,10 +564,13 @@ def test_a_release_racing_with_another_release_grants_each_waiter_once(world: Wo
     for n in range(4):
         world.acquire(arn(n), arrived_at=T0 + n)
     world.ddb.after_next_lock_read = lambda: world.release(arn(1))  # both would grant the head, e2
+    reads_before = world.ddb.lock_reads
 
     result = world.release(arn(0))
 
     assert result["attempts"] == 2 and result["granted"] == [arn(3)]
+    # One read by this release and one by the other: the lost write returned the item it found.
+    assert world.ddb.lock_reads - reads_before == 2
     assert sorted(world.sfn.resumed_arns()) == sorted([arn(0), arn(1), arn(2), arn(3)])
     lock = world.lock()
     assert set(lock.holders) == {arn(2), arn(3)} and lock.count == 2 and not lock.queue
