@@ -168,6 +168,17 @@ variable "max_queue_length" {
   }
 }
 
+variable "queue_peer_state_machine_arns" {
+  description = "Queue mode: ARNs of other state machines whose executions queue on the same lock (other instances of this module sharing the lock table and lock name). The queue functions may then describe their executions too, so a slot granted to one that has ended is passed on at once; without it such a slot waits for the next re-check."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.queue_peer_state_machine_arns : can(regex("^arn:[a-z-]+:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[A-Za-z0-9_-]{1,80}$", arn))])
+    error_message = "Each peer must be a state machine ARN: arn:<partition>:states:<region>:<account>:stateMachine:<name>."
+  }
+}
+
 variable "queue_recheck_seconds" {
   description = "Queue mode: a waiting execution re-checks its place after this many seconds without a resume (the waiting task's timeout; it keeps its place). Each re-check costs one billed state transition; a lost resume is recovered within this time. Keep it above the Lambda functions' 30 s timeout when warmup_tps_limit is set."
   type        = number

@@ -16,6 +16,7 @@ import itertools
 import json
 import statistics
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -333,6 +334,24 @@ def test_a_warm_up_rate_releases_queued_executions_no_faster_than_it_allows(
     assert inversions(arns, granted_at) == [], "granted out of arrival order"
     assert sampled_weights_within_limit(sampler, lock) == LIMIT
     assert_clean(dynamodb, table, lock, arns)
+
+
+def test_machines_sharing_a_lock_may_describe_each_other_s_executions(
+    queue_root: Deployment, endpoint: str
+) -> None:
+    """A grant to an ended execution of the other machine is passed on at once only if the queue functions
+    may ask Step Functions about it: each one's role names both machines' executions, and no others."""
+    iam = aws.client("iam", endpoint)
+    light = queue_root.outputs["light_state_machine_arn"]
+    heavy = queue_root.outputs["heavy_state_machine_arn"]
+    patterns = {f"{arn.replace(':stateMachine:', ':execution:')}:*" for arn in (light, heavy)}
+    for name in (light, heavy):
+        role = f"{name.rsplit(':', 1)[1]}-queue"
+        document = iam.get_role_policy(RoleName=role, PolicyName="queue")["PolicyDocument"]
+        policy = json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else document
+        (describe,) = [s for s in policy["Statement"] if s.get("Sid") == "DescribeExecutions"]
+        resources = describe["Resource"] if isinstance(describe["Resource"], list) else [describe["Resource"]]
+        assert set(resources) == patterns, (role, resources)
 
 
 def _drop_status_events(endpoint: str, fraction: float) -> None:
