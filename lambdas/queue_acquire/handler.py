@@ -22,11 +22,8 @@ import time
 from typing import Any, Callable
 
 from queue_acquire.logic import QueueAcquireRequest, acquire
-from semaphore_core import dynamo, stepfunctions
 from semaphore_core.clock import Clock, system_clock_ms
-from semaphore_core.config import lock_table_config
 from semaphore_core.handoff import QueueContext
-from semaphore_core.lambda_time import deadline_ms
 
 for _name in ("queue_acquire", "semaphore_core"):
     logging.getLogger(_name).setLevel(os.environ.get("LOG_LEVEL", "INFO"))
@@ -38,14 +35,5 @@ sleep: Callable[[float], None] = time.sleep
 
 def lambda_handler(event: object, context: object) -> dict[str, Any]:
     request = QueueAcquireRequest.from_event(event)
-    ctx = QueueContext(
-        dynamodb=dynamo.get_client(),
-        stepfunctions=stepfunctions.get_client(),
-        config=lock_table_config(),
-        clock=clock,
-        sleep=sleep,
-        limit=request.limit,
-        tps_limit=request.tps_limit,
-        deadline_ms=deadline_ms(clock, context),
-    )
+    ctx = QueueContext.for_invocation(request.limit, request.tps_limit, clock, sleep, context)
     return acquire(ctx, request).to_response()

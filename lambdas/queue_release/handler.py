@@ -23,11 +23,8 @@ import time
 from typing import Any, Callable
 
 from queue_release.logic import QueueReleaseRequest, release, release_settings
-from semaphore_core import dynamo, stepfunctions
 from semaphore_core.clock import Clock, system_clock_ms
-from semaphore_core.config import lock_table_config
 from semaphore_core.handoff import QueueContext
-from semaphore_core.lambda_time import deadline_ms
 
 for _name in ("queue_release", "semaphore_core"):
     logging.getLogger(_name).setLevel(os.environ.get("LOG_LEVEL", "INFO"))
@@ -40,14 +37,5 @@ sleep: Callable[[float], None] = time.sleep
 def lambda_handler(event: object, context: object) -> dict[str, Any]:
     request = QueueReleaseRequest.from_event(event)
     settings = release_settings()
-    ctx = QueueContext(
-        dynamodb=dynamo.get_client(),
-        stepfunctions=stepfunctions.get_client(),
-        config=lock_table_config(),
-        clock=clock,
-        sleep=sleep,
-        limit=settings.limit,
-        tps_limit=settings.tps_limit,
-        deadline_ms=deadline_ms(clock, context),
-    )
+    ctx = QueueContext.for_invocation(settings.limit, settings.tps_limit, clock, sleep, context)
     return release(ctx, request).to_response()

@@ -24,10 +24,12 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
+from semaphore_core import dynamo, stepfunctions
 from semaphore_core.clock import Clock
-from semaphore_core.config import LockTableConfig
+from semaphore_core.config import LockTableConfig, lock_table_config
 from semaphore_core.dynamo import DynamoDBClient
 from semaphore_core.execution_item import delete_execution_item, read_execution_item
+from semaphore_core.lambda_time import deadline_ms
 from semaphore_core.queue import Outcome, QueueLock, Waiter, release, settle_only
 from semaphore_core.queue_store import Committed, Sleep, transact
 from semaphore_core.stepfunctions import (
@@ -61,6 +63,23 @@ class QueueContext:
     tps_limit: float | None
     #: Epoch ms by which the function must be done sleeping (its timeout, less a margin).
     deadline_ms: int
+
+    @classmethod
+    def for_invocation(
+        cls, limit: int, tps_limit: float | None, clock: Clock, sleep: Sleep, lambda_context: object
+    ) -> QueueContext:
+        """The context of one invocation of a queue function: the shared clients, the table from the
+        environment, and the invocation's deadline."""
+        return cls(
+            dynamodb=dynamo.get_client(),
+            stepfunctions=stepfunctions.get_client(),
+            config=lock_table_config(),
+            clock=clock,
+            sleep=sleep,
+            limit=limit,
+            tps_limit=tps_limit,
+            deadline_ms=deadline_ms(clock, lambda_context),
+        )
 
     def transact(self, lock_name: str, decide: Callable[[QueueLock, int], Outcome]) -> Committed:
         return transact(
