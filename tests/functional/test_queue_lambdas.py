@@ -322,15 +322,17 @@ def test_concurrent_acquirers_and_releasers_keep_every_invariant(
     holding: set[str] = set()
     guard = threading.Lock()
     errors: list[BaseException] = []
-    clock = itertools.count(T0)
+    # Arrival times in a random order unrelated to the order the calls run in: a call often reaches the lock
+    # after executions that arrived later, and must take its place ahead of them (tested exactly elsewhere).
+    arrival_of = dict(
+        zip(weight_of, (T0 + n for n in rng.sample(range(executions), executions)), strict=True)
+    )
 
     def run(names: list[str]) -> None:
         try:
             start.wait()
             for name in names:
-                with guard:
-                    arrived = next(clock)  # entering the acquire state: a distinct, increasing time
-                time.sleep(rng.random() * 0.01)  # the call is slow to reach DynamoDB, by varying amounts
+                arrived = arrival_of[name]
                 world.acquire(name, weight=weight_of[name], limit=limit, arrived_at=arrived)
                 assert world.sfn.resumed[name].wait(20), f"{name} was never resumed"
                 with guard:
@@ -351,15 +353,8 @@ def test_concurrent_acquirers_and_releasers_keep_every_invariant(
         thread.join(60)
     assert not errors, errors[0]
 
-    chain = world.ddb.chain()
-    arrivals, _grants = check_chain(chain, limit)
+    arrivals, _grants = check_chain(world.ddb.chain(), limit)
     assert sorted(arrivals) == sorted(names), "every execution queued or was granted exactly once"
-    placed_ahead = [
-        after
-        for before, after in itertools.pairwise(chain)
-        if len(after.queue) > len(before.queue) and after.queue[-1] in before.queue
-    ]
-    assert placed_ahead, "some calls should have reached the lock after a later arrival's, and gone ahead"
     assert max(held_at_once) <= limit
     assert sorted(world.sfn.resumed_arns()) == sorted(names), "each execution resumed exactly once"
     final = world.lock()
