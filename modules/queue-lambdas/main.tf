@@ -123,11 +123,12 @@ resource "aws_iam_role" "this" {
 }
 
 data "aws_iam_policy_document" "this" {
-  # The lock item is read (consistently) and replaced whole under a version condition; per-execution items
-  # are written, read and deleted. No UpdateItem, Query or Scan: the lock table only.
+  # The lock item is read (consistently) and changed by conditional writes: single updates (an arrival's
+  # append or grant, a release's targeted write) or whole-item puts; per-execution items are written, read
+  # and deleted. No Query or Scan: the lock table only.
   statement {
     sid       = "LockTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
     resources = [var.lock_table_arn]
   }
 

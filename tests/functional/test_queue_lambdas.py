@@ -17,10 +17,12 @@ import itertools
 import json
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -77,6 +79,8 @@ class FakeStepFunctions:
         self.failures: list[tuple[str, str, str]] = []
         self.resumed: dict[str, threading.Event] = {}
         self.on_success: Callable[[str], None] | None = None
+        #: Every Step Functions API the functions called (SendTaskSuccess, ...).
+        self.operations: set[str] = set()
 
     def new_token(self, execution_arn: str) -> str:
         with self.lock:
@@ -105,6 +109,7 @@ class FakeStepFunctions:
         return owner
 
     def send_task_success(self, **kwargs: Any) -> dict[str, Any]:
+        self.operations.add("SendTaskSuccess")
         if self.on_success is not None:
             self.on_success(kwargs["taskToken"])
         with self.lock:
@@ -114,12 +119,14 @@ class FakeStepFunctions:
         return {}
 
     def send_task_failure(self, **kwargs: Any) -> dict[str, Any]:
+        self.operations.add("SendTaskFailure")
         with self.lock:
             owner = self._answer(kwargs["taskToken"], "SendTaskFailure")
             self.failures.append((owner, kwargs["taskToken"], kwargs["error"]))
         return {}
 
     def describe_execution(self, **kwargs: Any) -> dict[str, Any]:
+        self.operations.add("DescribeExecution")
         status = self.status.get(kwargs["executionArn"])
         if status is None:
             raise client_error("ExecutionDoesNotExist", "DescribeExecution")
@@ -140,8 +147,11 @@ class RecordingDynamoDB:
         self.after_next_lock_read: Callable[[], None] | None = None
         #: GetItem calls on lock items (not per-execution items).
         self.lock_reads = 0
+        #: Every DynamoDB API the functions called (GetItem, ...).
+        self.operations: set[str] = set()
 
     def get_item(self, **kwargs: Any) -> dict[str, Any]:
+        self.operations.add("GetItem")
         response = dict(self.client.get_item(**kwargs))
         if not kwargs["Key"]["LockName"]["S"].startswith("arn:"):
             self.lock_reads += 1
@@ -152,6 +162,7 @@ class RecordingDynamoDB:
         return response
 
     def put_item(self, **kwargs: Any) -> dict[str, Any]:
+        self.operations.add("PutItem")
         response = dict(self.client.put_item(**kwargs))
         if not kwargs["Item"]["LockName"]["S"].startswith("arn:"):
             with self._lock:
@@ -159,6 +170,7 @@ class RecordingDynamoDB:
         return response
 
     def update_item(self, **kwargs: Any) -> dict[str, Any]:
+        self.operations.add("UpdateItem")
         response = dict(self.client.update_item(**kwargs))
         if not kwargs["Key"]["LockName"]["S"].startswith("arn:"):
             assert kwargs.get("ReturnValues") == "ALL_NEW", "every lock update returns the item it wrote"
@@ -167,6 +179,7 @@ class RecordingDynamoDB:
         return response
 
     def delete_item(self, **kwargs: Any) -> dict[str, Any]:
+        self.operations.add("DeleteItem")
         return dict(self.client.delete_item(**kwargs))
 
     def scan(self, **kwargs: Any) -> dict[str, Any]:
@@ -570,6 +583,39 @@ def test_a_release_racing_with_another_release_grants_each_waiter_once(world: Wo
     lock = world.lock()
     assert set(lock.holders) == {arn(2), arn(3)} and lock.count == 2 and not lock.queue
     check_chain(world.ddb.chain(), 2)
+
+
+# --- permissions ------------------------------------------------------------------------------------------
+
+QUEUE_MODULE = Path(__file__).resolve().parents[2] / "modules" / "queue-lambdas" / "main.tf"
+
+
+def granted_actions(sid: str) -> set[str]:
+    """The actions of the queue functions' policy statement ``sid``, read from the module's HCL."""
+    found = re.search(rf'sid\s*=\s*"{sid}"\s*actions\s*=\s*\[([^\]]*)\]', QUEUE_MODULE.read_text())
+    assert found is not None, f"no statement {sid} in {QUEUE_MODULE}"
+    return set(re.findall(r'"([a-z]+:[A-Za-z]+)"', found.group(1)))
+
+
+def test_the_queue_functions_role_allows_every_call_they_make(world: World) -> None:
+    """moto does not enforce IAM: this ties the calls the functions make to what their role allows."""
+    world.set_limit(1, tps_limit=50)
+    world.acquire(arn(0), arrived_at=T0, tpsLimit=50)  # granted at once
+    world.acquire(arn(2), arrived_at=T0 + 2, tpsLimit=50)  # appended
+    world.acquire(arn(1), arrived_at=T0 + 1, tpsLimit=50)  # placed ahead by read-modify-write
+    world.acquire(arn(3), arrived_at=T0 + 3, tpsLimit=50)
+    world.sfn.stop(arn(1))
+    world.release(arn(0))  # targeted write; e1's dead token: described, its grant passed on to e2
+    world.release(arn(3), lock_name=None)  # a waiter leaving from the middle: the whole item
+    world.release(arn(2))
+    used = {f"dynamodb:{op}" for op in world.ddb.operations} | {f"states:{op}" for op in world.sfn.operations}
+    allowed = (
+        granted_actions("LockTable")
+        | granted_actions("TaskCallbacks")
+        | granted_actions("DescribeExecutions")
+    )
+    assert {"dynamodb:UpdateItem", "dynamodb:PutItem", "states:DescribeExecution"} <= used, used
+    assert used <= allowed, f"called but not allowed: {sorted(used - allowed)}"
 
 
 # --- the sweeper in queue mode ----------------------------------------------------------------------------
