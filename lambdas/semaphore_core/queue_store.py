@@ -102,7 +102,7 @@ def parse_queue_lock(item: Item | None) -> StoredLock:
     if not item:
         return StoredLock(lock=QueueLock(), version=None, item=None)
     base = LockItem.from_dynamodb(item)
-    queue = _parse_queue(item[QUEUE]) if QUEUE in item else ()
+    queue = parse_queue(item[QUEUE]) if QUEUE in item else ()
     version = parse_int(item[VERSION], VERSION) if VERSION in item else None
     tail_at = parse_int(item[QUEUE_TAIL_AT], QUEUE_TAIL_AT) if QUEUE_TAIL_AT in item else None
     lock = QueueLock(
@@ -115,14 +115,16 @@ def parse_queue_lock(item: Item | None) -> StoredLock:
     return StoredLock(lock=lock, version=version, item=item)
 
 
-def _parse_queue(value: AttributeValue) -> tuple[Waiter, ...]:
+def parse_queue(value: object) -> tuple[Waiter, ...]:
+    """A lock item's ``queue`` attribute; raises ``LockItemCorruptError`` saying what is malformed."""
     entries = value.get("L") if isinstance(value, Mapping) else None
     if not isinstance(entries, list):
         raise LockItemCorruptError(f"{QUEUE} must be a list attribute, got {value!r}")
     waiters = []
     for index, entry in enumerate(entries):
         fields = entry.get("M") if isinstance(entry, Mapping) else None
-        arn = fields.get(WAITER_ID, {}).get("S") if isinstance(fields, Mapping) else None
+        id_value = fields.get(WAITER_ID) if isinstance(fields, Mapping) else None
+        arn = id_value.get("S") if isinstance(id_value, Mapping) else None
         if not isinstance(fields, Mapping) or not isinstance(arn, str):
             raise LockItemCorruptError(
                 f"{QUEUE}[{index}] must be a map with a string {WAITER_ID!r}: {entry!r}"

@@ -38,6 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from semaphore_core.clock import Clock
 from semaphore_core.dynamo import AttributeValue, error_code, is_conditional_check_failed, number, string
+from semaphore_core.errors import LockItemCorruptError
 from semaphore_core.lock_item import (
     HOLDER_ACQUIRED_AT,
     HOLDER_WEIGHT,
@@ -45,7 +46,7 @@ from semaphore_core.lock_item import (
     VERSION,
     is_holder_attribute,
 )
-from semaphore_core.queue_store import QUEUE, WAITER_ID
+from semaphore_core.queue_store import QUEUE, parse_queue
 from sweeper.config import LockTable, SweeperConfig
 from sweeper.executions import ExecutionState, State, StepFunctionsClient, execution_state, state_machine_of
 from sweeper.timestamps import parse_timestamp_ms
@@ -309,17 +310,13 @@ def _release(
 
 
 def _queued(run: _Sweep, table: LockTable, key: Key, value: object) -> list[str]:
-    """The execution ARNs in a lock item's ``queue`` attribute; a malformed one is a problem, not a crash."""
-    entries = value.get("L") if isinstance(value, Mapping) else None
-    ids = [
-        e.get("M", {}).get(WAITER_ID, {}).get("S") if isinstance(e, Mapping) else None for e in entries or []
-    ]
-    if not isinstance(entries, list) or not all(isinstance(i, str) and is_holder_attribute(i) for i in ids):
-        run.result.problem(
-            f"{table.name}/{key[table.lock_id_attribute]['S']}: malformed queue {value!r}"[:300]
-        )
-        return [i for i in ids if isinstance(i, str) and is_holder_attribute(i)]
-    return [i for i in ids if isinstance(i, str)]
+    """The execution ARNs in a lock item's ``queue`` attribute. A malformed queue is a problem, not a crash,
+    and none of it is acted on."""
+    try:
+        return [waiter.execution_arn for waiter in parse_queue(value)]
+    except LockItemCorruptError as error:
+        run.result.problem(f"{table.name}/{key[table.lock_id_attribute]['S']}: {error}"[:300])
+        return []
 
 
 def _sweep_waiter(run: _Sweep, table: LockTable, key: Key, waiter: str) -> None:

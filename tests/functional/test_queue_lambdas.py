@@ -45,7 +45,7 @@ from semaphore_core.execution_item import put_execution_item
 from semaphore_core.queue import QueueLock, Waiter, join
 from semaphore_core.queue_store import build_put, parse_queue_lock
 from sweeper.config import LockTable, SweeperConfig
-from sweeper.logic import SweepCursor, sweep
+from sweeper.logic import QueueReleaseError, SweepCursor, sweep
 
 import localaws.patches.dynamodb as atomic_dynamodb
 import localaws.patches.dynamodb_item_size as item_size
@@ -626,7 +626,10 @@ def sweep_queue_mode(world: World) -> dict[str, Any]:
     does through its function."""
 
     def queue_release(lock_name: str, execution_arn: str) -> dict[str, Any]:
-        return world.release(execution_arn, lock_name=lock_name)
+        try:
+            return world.release(execution_arn, lock_name=lock_name)
+        except Exception as error:  # the deployed sweeper sees the function's error (FunctionError)
+            raise QueueReleaseError(f"{type(error).__name__}: {error}") from error
 
     config = SweeperConfig(tables=(LockTable(TABLE, "LockName"),), queue_release_function="queue-release")
     result = sweep(world.ddb, world.sfn, lambda: T0, config, SweepCursor(), queue_release=queue_release)
@@ -664,6 +667,27 @@ def test_the_sweeper_removes_ended_waiters_from_the_queue(world: World) -> None:
     assert world.execution_item(arn(1)) is None and world.execution_item(arn(3)) is None
     world.release(arn(0))
     assert world.sfn.resumed_arns() == [arn(0), arn(2)], "the slot went to the live waiter, never to the void"
+
+
+def test_the_sweeper_reports_a_malformed_queue_without_crashing(world: World) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0), arrived_at=T0)
+    world.acquire(arn(1), arrived_at=T0 + 1)
+    world.sfn.stop(arn(0))
+    world.raw.update_item(  # an entry whose id is not a string attribute
+        TableName=TABLE,
+        Key={"LockName": {"S": LOCK}},
+        UpdateExpression="SET #queue = list_append(#queue, :bad)",
+        ExpressionAttributeNames={"#queue": "queue"},
+        ExpressionAttributeValues={":bad": {"L": [{"M": {"id": {"S": "x"}, "w": {"S": "one"}}}]}},
+    )
+
+    swept = sweep_queue_mode(world)
+
+    # The queue release refuses the corrupt item (the holder is kept and reported); the sweep goes on.
+    assert (swept["released"], swept["kept"], swept["waitersRemoved"]) == (0, 1, 0), swept
+    problems = " | ".join(swept["problems"])
+    assert "LockItemCorruptError" in problems and "queue[1].w must be a number" in problems, problems
 
 
 # --- release ---------------------------------------------------------------------------------------------
