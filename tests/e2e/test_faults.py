@@ -16,7 +16,6 @@ import json
 import statistics
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,6 +33,7 @@ from harness.executions import (
     wait_for_executions,
     wait_until,
 )
+from harness.localaws_admin import admin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("faults")]
 
@@ -50,19 +50,8 @@ REAL_MINUTE = 60.0
 # --------------------------------------------------------------------------------------------------
 
 
-def _admin(endpoint: str, route: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{endpoint}/localaws/{route}",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
-        method="POST" if body is not None else "GET",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return dict(json.load(response))
-
-
 def _configure(endpoint: str, drop: float, minute_seconds: float) -> None:
-    _admin(
+    admin(
         endpoint,
         "config",
         {"events": {"drop_status_change_fraction": drop, "schedule_minute_seconds": minute_seconds}},
@@ -70,7 +59,7 @@ def _configure(endpoint: str, drop: float, minute_seconds: float) -> None:
 
 
 def _event_stats(endpoint: str) -> dict[str, Any]:
-    return dict(_admin(endpoint, "stats")["events"])
+    return dict(admin(endpoint, "stats")["events"])
 
 
 @pytest.fixture

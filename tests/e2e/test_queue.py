@@ -17,7 +17,6 @@ import json
 import statistics
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from harness.executions import (
     wait_until,
     work_interval,
 )
+from harness.localaws_admin import admin
 from harness.terraform import TerraformError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("queue")]
@@ -356,14 +356,7 @@ def test_machines_sharing_a_lock_may_describe_each_other_s_executions(
 
 def _drop_status_events(endpoint: str, fraction: float) -> None:
     """The local AWS's switch: lose this fraction of Step Functions status-change events (the reaper's)."""
-    request = urllib.request.Request(
-        f"{endpoint}/localaws/config",
-        data=json.dumps({"events": {"drop_status_change_fraction": fraction}}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
+    admin(endpoint, "config", {"events": {"drop_status_change_fraction": fraction}})
 
 
 def test_with_status_events_lost_the_sweeper_drops_ended_waiters_and_hands_on_ended_holders_slots(

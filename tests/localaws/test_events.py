@@ -16,7 +16,6 @@ import re
 import statistics
 import time
 import urllib.error
-import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from typing import Any
 import boto3
 import pytest
 
+from harness.localaws_admin import admin
 from localaws.eventbridge.schedule import CronSchedule, RateSchedule, UnsupportedScheduleError, parse_schedule
 from localaws.eventbridge.settings import EventsSettings
 from localaws.eventbridge.target_input import MISSING, select, target_input
@@ -76,14 +76,7 @@ def queue_url(aws: LocalAwsProcess) -> str:
 
 
 def _admin(aws: LocalAwsProcess, route: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{aws.endpoint}/localaws/{route}",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
-        method="POST" if body is not None else "GET",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return dict(json.load(response))
+    return admin(aws.endpoint, route, body)
 
 
 def _stats(aws: LocalAwsProcess) -> dict[str, Any]:
