@@ -129,6 +129,7 @@ class AcquireResult:
 def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
     """Queue up (or find the existing place or grant), resume the granted; see the module doc."""
     arn = request.execution_arn
+    ctx.tokens.known[arn] = request.task_token
     earlier = put_execution_item(ctx.dynamodb, ctx.config, arn, request.lock_name, request.task_token)
     committed = None
     outcome = _first_attempt(ctx, request) if earlier is None else None
@@ -167,7 +168,6 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
         ctx,
         request.lock_name,
         to_resume,
-        known_tokens={arn: request.task_token},
         already_held={arn: _granted_at(held, ctx.clock())} if held is not None else None,
         granted_at=outcome.decided_at,
     )
@@ -190,7 +190,6 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
             blocked,
             still_admissible,
             handoff,
-            {arn: request.task_token},
             turn_offset_ms=my_turn_offset_ms,
         )
         lock = pumped.lock

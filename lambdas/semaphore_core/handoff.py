@@ -2,7 +2,9 @@
 slot of one that is gone, and keep the warm-up rate's queue moving.
 
 - ``resume_granted``: for each granted execution, read its task token from its per-execution item and
-  ``SendTaskSuccess``. A dead token (TaskTimedOut, InvalidToken, TaskDoesNotExist) is read again: a new one
+  ``SendTaskSuccess``. The read starts as soon as the decision names the execution, while the grant is being
+  written (``TaskTokens``), so a handoff waits for one round trip less; a grant that then loses its race
+  wasted one small read. A dead token (TaskTimedOut, InvalidToken, TaskDoesNotExist) is read again: a new one
   means the execution re-checked meanwhile, so it is used instead. Otherwise ``DescribeExecution`` decides:
   an execution that is no longer RUNNING gets its grant released and the queue settled again, so the slot
   goes to the next waiter (never into the void); a RUNNING one is left to its own re-check, which finds it
@@ -19,6 +21,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -50,6 +53,33 @@ MAX_TOKEN_ATTEMPTS = 3
 NUDGE_ERROR = "WarmupTooSoonError"
 
 
+#: Reads task tokens beside the write of a grant; kept across warm invocations, as the clients are.
+_TOKEN_READER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="token-read")
+
+
+@dataclass
+class TaskTokens:
+    """The task tokens of one invocation's granted executions: known ones (the caller's own), and reads
+    started as soon as a decision grants an execution, so that they run while the grant is written."""
+
+    known: dict[str, str] = field(default_factory=dict)
+    _reads: dict[str, Future[str | None]] = field(default_factory=dict)
+
+    def start_reads(self, ctx: QueueContext, waiters: Sequence[Waiter]) -> None:
+        for waiter in waiters:
+            arn = waiter.execution_arn
+            if arn not in self.known and arn not in self._reads:
+                self._reads[arn] = _TOKEN_READER.submit(_read_token, ctx, arn)
+
+    def take(self, ctx: QueueContext, execution_arn: str) -> str | None:
+        """The token to resume the execution with: known, read already, or read now. A read that failed
+        raises here, as a direct read would."""
+        if execution_arn in self.known:
+            return self.known[execution_arn]
+        started = self._reads.pop(execution_arn, None)
+        return started.result() if started is not None else _read_token(ctx, execution_arn)
+
+
 @dataclass(frozen=True)
 class QueueContext:
     """Everything the queue functions act with: clients, table, the lock's limits, time and a deadline."""
@@ -63,6 +93,7 @@ class QueueContext:
     tps_limit: float | None
     #: Epoch ms by which the function must be done sleeping (its timeout, less a margin).
     deadline_ms: int
+    tokens: TaskTokens = field(default_factory=TaskTokens)
 
     @classmethod
     def for_invocation(
@@ -82,8 +113,22 @@ class QueueContext:
         )
 
     def transact(self, lock_name: str, decide: Callable[[QueueLock, int], Outcome]) -> Committed:
+        """``queue_store.transact`` on this context's table; each decision starts reading the tokens of the
+        executions it grants."""
+
+        def decide_and_read_tokens(lock: QueueLock, now_ms: int) -> Outcome:
+            outcome = decide(lock, now_ms)
+            self.tokens.start_reads(self, outcome.granted)
+            return outcome
+
         return transact(
-            self.dynamodb, self.config, lock_name, decide, self.clock, self.sleep, limit=self.limit
+            self.dynamodb,
+            self.config,
+            lock_name,
+            decide_and_read_tokens,
+            self.clock,
+            self.sleep,
+            limit=self.limit,
         )
 
 
@@ -124,7 +169,6 @@ def resume_granted(
     ctx: QueueContext,
     lock_name: str,
     granted: Sequence[Waiter],
-    known_tokens: Mapping[str, str] | None = None,
     already_held: Mapping[str, int] | None = None,
     granted_at: int | None = None,
 ) -> Handoff:
@@ -145,7 +189,7 @@ def resume_granted(
         output = grant_output(
             lock_name, waiter, times.get(arn, decided), already_held=arn in (already_held or {})
         )
-        verdict = _resume(ctx, waiter, output, (known_tokens or {}).get(arn))
+        verdict = _resume(ctx, waiter, output)
         if verdict == "resumed":
             handoff.resumed.append(arn)
         elif verdict == "left":
@@ -176,11 +220,10 @@ def _release_grant(ctx: QueueContext, lock_name: str, execution_arn: str) -> Com
     return committed
 
 
-def _resume(ctx: QueueContext, waiter: Waiter, output: str, token: str | None) -> str:
+def _resume(ctx: QueueContext, waiter: Waiter, output: str) -> str:
     """ "resumed", "left" (running, unreachable now) or "ended"."""
     arn = waiter.execution_arn
-    if token is None:
-        token = _read_token(ctx, arn)
+    token = ctx.tokens.take(ctx, arn)
     for _attempt in range(MAX_TOKEN_ATTEMPTS):
         if token is None:
             break
@@ -262,7 +305,6 @@ def pump(
     rate_blocked_until: int | None,
     keep_going: Callable[[QueueLock], bool],
     handoff: Handoff,
-    known_tokens: Mapping[str, str] | None = None,
     turn_offset_ms: Callable[[QueueLock], int] | None = None,
 ) -> PumpResult:
     """While a fitting head waits only for the rate, the wait is short and fits before the deadline, and
@@ -283,7 +325,6 @@ def pump(
                 ctx,
                 lock_name,
                 committed.outcome.granted,
-                known_tokens,
                 granted_at=committed.outcome.decided_at,
             )
             handoff.extend(step)

@@ -145,6 +145,10 @@ class RecordingDynamoDB:
         self._lock = threading.Lock()
         #: Called once after the next read of the lock item: another writer slipping in before the write.
         self.after_next_lock_read: Callable[[], None] | None = None
+        #: Called once before the next write of a lock item reaches DynamoDB.
+        self.before_next_lock_write: Callable[[], None] | None = None
+        #: Called with the execution ARN of every read of a per-execution item, when it starts.
+        self.on_execution_read: Callable[[str], None] = lambda _arn: None
         #: GetItem calls on lock items (not per-execution items).
         self.lock_reads = 0
         #: Every DynamoDB API the functions called (GetItem, ...).
@@ -152,8 +156,11 @@ class RecordingDynamoDB:
 
     def get_item(self, **kwargs: Any) -> dict[str, Any]:
         self.operations.add("GetItem")
+        key = kwargs["Key"]["LockName"]["S"]
+        if key.startswith("arn:"):
+            self.on_execution_read(key)
         response = dict(self.client.get_item(**kwargs))
-        if not kwargs["Key"]["LockName"]["S"].startswith("arn:"):
+        if not key.startswith("arn:"):
             self.lock_reads += 1
             hook = self.after_next_lock_read
             if hook is not None:
@@ -171,12 +178,20 @@ class RecordingDynamoDB:
 
     def update_item(self, **kwargs: Any) -> dict[str, Any]:
         self.operations.add("UpdateItem")
+        if not kwargs["Key"]["LockName"]["S"].startswith("arn:"):
+            self._before_lock_write()
         response = dict(self.client.update_item(**kwargs))
         if not kwargs["Key"]["LockName"]["S"].startswith("arn:"):
             assert kwargs.get("ReturnValues") == "ALL_NEW", "every lock update returns the item it wrote"
             with self._lock:
                 self.writes.append(response["Attributes"])
         return response
+
+    def _before_lock_write(self) -> None:
+        hook = self.before_next_lock_write
+        if hook is not None:
+            self.before_next_lock_write = None
+            hook()
 
     def delete_item(self, **kwargs: Any) -> dict[str, Any]:
         self.operations.add("DeleteItem")
@@ -583,6 +598,40 @@ def test_a_release_racing_with_another_release_grants_each_waiter_once(world: Wo
     lock = world.lock()
     assert set(lock.holders) == {arn(2), arn(3)} and lock.count == 2 and not lock.queue
     check_chain(world.ddb.chain(), 2)
+
+
+def test_a_release_reads_the_granted_waiter_s_token_while_it_writes_the_grant(world: World) -> None:
+    """The handoff waits for the write and the token read side by side, not one after the other."""
+    world.set_limit(1)
+    world.acquire(arn(0), arrived_at=T0)
+    world.acquire(arn(1), arrived_at=T0 + 1)
+    token_read = threading.Event()
+    world.ddb.on_execution_read = lambda key: token_read.set() if key == arn(1) else None
+    read_during_write: list[bool] = []
+    world.ddb.before_next_lock_write = lambda: read_during_write.append(token_read.wait(timeout=5))
+
+    result = world.release(arn(0))
+
+    assert read_during_write == [True]
+    assert result["granted"] == result["resumed"] == [arn(1)]
+    assert world.sfn.resumed_arns() == [arn(0), arn(1)]
+
+
+def test_a_token_read_for_a_grant_that_lost_its_race_resumes_nobody(world: World) -> None:
+    world.set_limit(1)
+    for n in range(3):
+        world.acquire(arn(n), arrived_at=T0 + n)
+    # e1 is stopped, and the sweeper's release removes it from the queue between this release's read and
+    # its write: the first decision granted e1 (and started reading its token) for nothing.
+    world.sfn.stop(arn(1))
+    world.ddb.after_next_lock_read = lambda: world.release(arn(1))
+
+    result = world.release(arn(0))
+
+    assert result["attempts"] == 2 and result["granted"] == result["resumed"] == [arn(2)]
+    assert world.sfn.resumed_arns() == [arn(0), arn(2)]
+    lock = world.lock()
+    assert set(lock.holders) == {arn(2)} and not lock.queue
 
 
 # --- permissions ------------------------------------------------------------------------------------------
