@@ -59,7 +59,9 @@ class ModeSummary:
     transitions_mean: float
     cost_per_1000: float
     semaphore_cost_per_1000: float
+    #: By arrival at the acquire state (the target), and by the order the executions were started in.
     inversions: int
+    start_order_inversions: int
     max_holders_sampled: int
     max_count_sampled: int
     max_in_work: int
@@ -101,6 +103,7 @@ def summarize(run: ModeRun, params: Params) -> ModeSummary:
         cost_per_1000=total_mean * 1000 * metrics.PRICE_PER_TRANSITION,
         semaphore_cost_per_1000=semaphore_mean * 1000 * metrics.PRICE_PER_TRANSITION,
         inversions=metrics.fifo_inversions(records),
+        start_order_inversions=metrics.fifo_inversions(records, by_start_order=True),
         max_holders_sampled=max((s.holders for s in run.samples), default=0),
         max_count_sampled=max((s.count for s in run.samples), default=0),
         max_in_work=metrics.most_in_work(records),

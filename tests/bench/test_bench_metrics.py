@@ -57,12 +57,13 @@ def _history(work_start: float, work_end: float, acquire_retries: int = 0) -> li
     return events
 
 
-def _record(index: int, start: float, end: float) -> metrics.ExecutionRecord:
+def _record(index: int, start: float, end: float, arrived: float | None = None) -> metrics.ExecutionRecord:
     return metrics.ExecutionRecord(
         index=index,
         arn=f"arn:{index}",
         status="SUCCEEDED",
         started=0.0,
+        arrived=float(index) / 100 if arrived is None else arrived,
         stopped=end,
         work=Interval(start, end),
         transitions=metrics.Transitions(semaphore=0, work=0),
@@ -84,6 +85,10 @@ def test_execution_record_reads_times_status_and_work() -> None:
     origin = T0.timestamp()
     assert (record.index, record.arn, record.status) == (4, "arn:x", "SUCCEEDED")
     assert (record.started - origin, (record.stopped or 0) - origin) == (0.0, 2.5)
+    assert record.arrived == record.started  # this history enters its first state as it starts
+    late = _history(1.5, 2.5)
+    late[1] = _event(0.02, "ParallelStateEntered", "Acquire semaphore")
+    assert metrics.execution_record(4, "arn:x", late).arrived - origin == pytest.approx(0.02)
     assert record.work == Interval(origin + 1.5, origin + 2.5)
 
 
@@ -111,6 +116,20 @@ def test_fifo_inversions_count_pairs_where_a_later_arrival_entered_first() -> No
     # Arrival 3 entered first, before 0, 1 and 2; arrival 2 entered before 1.
     shuffled = [_record(0, 1.0, 2.0), _record(1, 3.0, 4.0), _record(2, 2.0, 3.0), _record(3, 0.5, 1.5)]
     assert metrics.fifo_inversions(shuffled) == 4
+    assert metrics.fifo_inversions(shuffled, by_start_order=True) == 4
+
+
+def test_fifo_order_is_arrival_at_the_acquire_state_and_same_millisecond_arrivals_are_unordered() -> None:
+    records = [
+        _record(0, 3.0, 4.0, arrived=0.0203),  # started first, but reached the acquire state after 1
+        _record(1, 2.0, 3.0, arrived=0.0101),
+        _record(2, 5.0, 6.0, arrived=0.0302),  # the same millisecond as 3: no order between them
+        _record(3, 4.0, 5.0, arrived=0.0304),
+    ]
+    assert metrics.fifo_inversions(records) == 0
+    assert metrics.fifo_inversions(records, by_start_order=True) == 2
+    records.append(_record(4, 1.0, 2.0, arrived=0.05))  # arrived last, entered the work first
+    assert metrics.fifo_inversions(records) == 4
 
 
 def test_makespan_ideal_and_percentiles() -> None:
