@@ -61,7 +61,9 @@ locals {
     weight                  = var.per_item_concurrency
     max_count_before_grant  = var.concurrency_limit - var.per_item_concurrency
     wait_seconds            = var.acquire_wait_seconds
-    transient_errors        = local.transient_dynamodb_errors
+    # Poll mode draws each wait from acquire_wait_seconds +/- this (none at 1 s, nor with the acquirer Lambda).
+    wait_jitter_seconds = floor(var.acquire_wait_seconds / 2)
+    transient_errors    = local.transient_dynamodb_errors
     # Queue mode (queue.tf): the per-execution item replaces the index item, the queue Lambdas the updates.
     queue                      = local.queue
     queue_acquire_function_arn = local.queue ? module.queue[0].acquire_function_arn : null
@@ -129,6 +131,7 @@ module "acquirer" {
   count  = local.use_acquirer ? 1 : 0
 
   name                                   = "${var.name}-acquire"
+  filename                               = "${path.module}/lambdas/dist/acquire_lock.zip"
   lock_table_name                        = local.lock_table_name
   lock_table_arn                         = local.lock_table_arn
   lock_id_attribute                      = var.lock_id_attribute

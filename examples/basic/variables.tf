@@ -23,7 +23,7 @@ variable "work_seconds" {
 }
 
 variable "acquire_wait_seconds" {
-  description = "Seconds a waiting execution sleeps before it tries again for a slot."
+  description = "Average seconds a waiting execution sleeps before it tries again for a slot (each wait is drawn from this plus or minus half of it)."
   type        = number
   default     = 5
 }

@@ -1,21 +1,27 @@
-"""30 executions contend for 3 slots of examples/basic: the limit holds at every moment, and is reached."""
+"""30 executions contend for 3 slots of examples/basic: the limit holds at every moment, and is reached; and
+waiting executions spread their polls out."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.executions import (
+    WAIT_STATE,
     HolderSampler,
     assert_really_executed,
+    entered_states,
     history,
     max_overlap,
     read_lock,
     start_executions,
+    state_intervals,
     unique_name,
     wait_for_executions,
+    wait_until,
     work_interval,
 )
 
@@ -69,3 +75,55 @@ def test_contention_never_exceeds_the_limit(
     final = read_lock(dynamodb, table, "LockName", lock)
     assert final.count == 0
     assert not final.holders
+
+
+@pytest.mark.e2e
+def test_waiting_executions_draw_each_wait_so_they_do_not_poll_in_step(
+    examples_dir: Path, deploy: Deploy, sfn: Any, dynamodb: Any
+) -> None:
+    """acquire_wait_seconds 2: every pass waits a random 1, 2 or 3 s (States.MathRandom(1, 4), end excluded as
+    on AWS), so executions that started together soon poll at different moments."""
+    deployment = deploy(
+        examples_dir / "basic",
+        {"name": unique_name("jitter"), "concurrency_limit": 1, "work_seconds": 1, "acquire_wait_seconds": 2},
+    )
+    table, lock = deployment.outputs["lock_table_name"], deployment.outputs["lock_name"]
+    foreign = "arn:aws:states:us-east-1:123456789012:execution:another-machine:foreign-holder"
+    dynamodb.put_item(
+        TableName=table,
+        Item={
+            "LockName": {"S": lock},
+            "lockCount": {"N": "1"},
+            foreign: {"M": {"weight": {"N": "1"}, "acquiredAt": {"S": "2024-01-01T00:00:00.000Z"}}},
+        },
+    )
+    arns = start_executions(sfn, deployment.outputs["state_machine_arn"], [{}] * 6, "jitter")
+    wait_until(
+        lambda: sum(entered_states(history(sfn, arn)).count(WAIT_STATE) for arn in arns) >= 30,
+        timeout=40,
+        poll=0.5,
+        what="30 passes through the wait loop",
+    )
+    dynamodb.update_item(
+        TableName=table,
+        Key={"LockName": {"S": lock}},
+        UpdateExpression="ADD lockCount :minus REMOVE #holder",
+        ExpressionAttributeNames={"#holder": foreign},
+        ExpressionAttributeValues={":minus": {"N": "-1"}},
+    )
+    results = wait_for_executions(sfn, arns, timeout=60)
+    assert {result["status"] for result in results.values()} == {"SUCCEEDED"}
+
+    draws, waited = [], []
+    for arn in arns:
+        events = history(sfn, arn)
+        for event in events:
+            exited = event.get("stateExitedEventDetails", {})
+            if exited.get("name") == "Check if already holding":
+                draws.append(json.loads(exited["output"])["semaphoreHolderCheck"]["waitSeconds"])
+        waited += [interval.seconds for interval in state_intervals(events, WAIT_STATE)]
+    assert len(draws) >= 30
+    assert set(draws) <= {1, 2, 3}, sorted(set(draws))
+    assert len(set(draws)) == 3, "30 draws from three values should have shown all three"
+    assert len(waited) >= 30 and all(0.9 <= seconds <= 3.9 for seconds in waited), sorted(waited)
+    assert max(waited) - min(waited) >= 1.5, "the waits did not differ: the executions poll in step"

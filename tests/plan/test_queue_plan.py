@@ -123,3 +123,32 @@ def test_poll_mode_plans_none_of_it(module_root: Terraform, tmp_path: Path) -> N
     planned = _planned(module_root, tmp_path, {"acquire_mode": "poll"})
     assert not any("queue" in address for address in planned), [a for a in planned if "queue" in a]
     assert "aws_cloudwatch_event_target.reaper[0]" in planned
+
+
+def _acquire_branch(planned: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    definition = json.loads(planned["aws_sfn_state_machine.this"]["definition"])
+    states: dict[str, Any] = definition["States"]["Acquire semaphore"]["Branches"][0]["States"]
+    return states
+
+
+@pytest.mark.parametrize(("wait", "low", "high_exclusive"), [(2, 1, 4), (5, 3, 8), (60, 30, 91)])
+def test_poll_mode_draws_each_wait_around_acquire_wait_seconds(
+    module_root: Terraform, tmp_path: Path, wait: int, low: int, high_exclusive: int
+) -> None:
+    states = _acquire_branch(
+        _planned(module_root, tmp_path, {"acquire_mode": "poll", "acquire_wait_seconds": wait})
+    )
+    drawn = states["Check if already holding"]["ResultSelector"]["waitSeconds.$"]
+    assert drawn == f"States.MathRandom({low}, {high_exclusive})"  # end excluded: mean = wait
+    waiting = states["Wait for a free slot"]
+    assert waiting["SecondsPath"] == "$.semaphoreHolderCheck.waitSeconds" and "Seconds" not in waiting
+    assert states["Check if already holding"]["ResultPath"] == "$.semaphoreHolderCheck"
+
+
+def test_poll_mode_waits_exactly_one_second_at_a_1_s_wait(module_root: Terraform, tmp_path: Path) -> None:
+    states = _acquire_branch(
+        _planned(module_root, tmp_path, {"acquire_mode": "poll", "acquire_wait_seconds": 1})
+    )
+    assert states["Wait for a free slot"]["Seconds"] == 1
+    assert "SecondsPath" not in states["Wait for a free slot"]
+    assert "MathRandom" not in json.dumps(states)
