@@ -44,7 +44,7 @@ from moto.moto_server import threaded_moto_server
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
-from werkzeug.wsgi import LimitedStream
+from werkzeug.wsgi import LimitedStream, get_content_length
 
 #: Definitions whose syntax trees are kept (least recently used ones are dropped first).
 MAX_CACHED_DEFINITIONS = 64
@@ -124,7 +124,7 @@ def _parse_each_definition_once() -> None:
             return program, tree
         return Preprocessor().visit(tree), tree
 
-    parser_class.parse = staticmethod(parse)  # type: ignore[method-assign,assignment]
+    parser_class.parse = staticmethod(parse)  # type: ignore[method-assign]
 
 
 #: The DynamoDB attribute value types whose JSON form is the value itself (no binary: that is base64-encoded).
@@ -198,7 +198,8 @@ class KeepAliveRequestHandler(MotoRequestHandler):
     def run_wsgi(self) -> None:
         environ = self.make_environ()
         if not environ.get("wsgi.input_terminated"):  # not chunked: the body is Content-Length bytes
-            environ["wsgi.input"] = LimitedStream(self.rfile, _content_length(environ))  # type: ignore[arg-type]
+            length = get_content_length(environ) or 0  # absent, negative or not a number: no body
+            environ["wsgi.input"] = LimitedStream(self.rfile, length)  # type: ignore[arg-type]
         response = _Response()
         try:
             payload = _run(self.server.app, environ, response)
@@ -238,13 +239,6 @@ def _run(app: Any, environ: dict[str, Any], response: _Response) -> bytes:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
-
-
-def _content_length(environ: dict[str, Any]) -> int:
-    try:
-        return max(0, int(environ.get("CONTENT_LENGTH") or 0))
-    except ValueError:
-        return 0
 
 
 def _drain(body: Any) -> None:
