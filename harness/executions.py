@@ -172,6 +172,36 @@ def read_lock(dynamodb: Any, table: str, key_attribute: str, lock_name: str) -> 
     return parse_lock_item(response.get("Item"))
 
 
+#: A holder that no execution of the state machine under test will release: another machine's execution.
+FOREIGN_HOLDER = "arn:aws:states:us-east-1:123456789012:execution:another-machine:foreign-holder"
+
+
+def put_foreign_holder(dynamodb: Any, table: str, key_attribute: str, lock_name: str) -> str:
+    """Write the lock item with ``FOREIGN_HOLDER`` holding one slot (count 1), so a lock with limit 1 is full
+    until ``remove_holder``; returns the holder's ARN."""
+    dynamodb.put_item(
+        TableName=table,
+        Item={
+            key_attribute: {"S": lock_name},
+            COUNT_ATTRIBUTE: {"N": "1"},
+            FOREIGN_HOLDER: {"M": {"weight": {"N": "1"}, "acquiredAt": {"S": "2024-01-01T00:00:00.000Z"}}},
+        },
+    )
+    return FOREIGN_HOLDER
+
+
+def remove_holder(dynamodb: Any, table: str, key_attribute: str, lock_name: str, holder: str) -> None:
+    """Give back ``holder``'s slot of weight 1, as its release would; fails if it holds none."""
+    dynamodb.update_item(
+        TableName=table,
+        Key={key_attribute: {"S": lock_name}},
+        UpdateExpression="ADD #count :minus REMOVE #holder",
+        ConditionExpression="attribute_exists(#holder)",
+        ExpressionAttributeNames={"#count": COUNT_ATTRIBUTE, "#holder": holder},
+        ExpressionAttributeValues={":minus": {"N": "-1"}},
+    )
+
+
 @dataclass(frozen=True)
 class Sample:
     """The lock items read in one polling round, at ``time`` (epoch seconds, end of the round)."""

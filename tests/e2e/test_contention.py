@@ -16,7 +16,9 @@ from harness.executions import (
     entered_states,
     history,
     max_overlap,
+    put_foreign_holder,
     read_lock,
+    remove_holder,
     start_executions,
     state_intervals,
     unique_name,
@@ -88,15 +90,7 @@ def test_waiting_executions_draw_each_wait_so_they_do_not_poll_in_step(
         {"name": unique_name("jitter"), "concurrency_limit": 1, "work_seconds": 1, "acquire_wait_seconds": 2},
     )
     table, lock = deployment.outputs["lock_table_name"], deployment.outputs["lock_name"]
-    foreign = "arn:aws:states:us-east-1:123456789012:execution:another-machine:foreign-holder"
-    dynamodb.put_item(
-        TableName=table,
-        Item={
-            "LockName": {"S": lock},
-            "lockCount": {"N": "1"},
-            foreign: {"M": {"weight": {"N": "1"}, "acquiredAt": {"S": "2024-01-01T00:00:00.000Z"}}},
-        },
-    )
+    foreign = put_foreign_holder(dynamodb, table, "LockName", lock)
     arns = start_executions(sfn, deployment.outputs["state_machine_arn"], [{}] * 6, "jitter")
     wait_until(
         lambda: sum(entered_states(history(sfn, arn)).count(WAIT_STATE) for arn in arns) >= 30,
@@ -104,13 +98,7 @@ def test_waiting_executions_draw_each_wait_so_they_do_not_poll_in_step(
         poll=0.5,
         what="30 passes through the wait loop",
     )
-    dynamodb.update_item(
-        TableName=table,
-        Key={"LockName": {"S": lock}},
-        UpdateExpression="ADD lockCount :minus REMOVE #holder",
-        ExpressionAttributeNames={"#holder": foreign},
-        ExpressionAttributeValues={":minus": {"N": "-1"}},
-    )
+    remove_holder(dynamodb, table, "LockName", lock, foreign)
     results = wait_for_executions(sfn, arns, timeout=60)
     assert {result["status"] for result in results.values()} == {"SUCCEEDED"}
 

@@ -13,7 +13,9 @@ from harness.executions import (
     assert_really_executed,
     entered_states,
     history,
+    put_foreign_holder,
     read_lock,
+    remove_holder,
     start_executions,
     state_entered_times,
     unique_name,
@@ -33,15 +35,7 @@ def test_a_full_lock_keeps_an_execution_waiting_until_the_holder_leaves(
 ) -> None:
     table = scripted_limit_one.outputs["lock_table_name"]
     lock = unique_name("foreign")
-    foreign = "arn:aws:states:us-east-1:123456789012:execution:another-machine:foreign-holder"
-    dynamodb.put_item(
-        TableName=table,
-        Item={
-            KEY: {"S": lock},
-            "lockCount": {"N": "1"},
-            foreign: {"M": {"weight": {"N": "1"}, "acquiredAt": {"S": "2024-01-01T00:00:00.000Z"}}},
-        },
-    )
+    foreign = put_foreign_holder(dynamodb, table, KEY, lock)
     (arn,) = start_executions(
         sfn,
         scripted_limit_one.outputs["state_machine_arn"],
@@ -60,14 +54,7 @@ def test_a_full_lock_keeps_an_execution_waiting_until_the_holder_leaves(
     assert "Run work" not in entered_states(history(sfn, arn))
     assert dict(read_lock(dynamodb, table, KEY, lock).holders) == {foreign: 1}
 
-    dynamodb.update_item(
-        TableName=table,
-        Key={KEY: {"S": lock}},
-        UpdateExpression="ADD lockCount :minus REMOVE #holder",
-        ConditionExpression="attribute_exists(#holder)",
-        ExpressionAttributeNames={"#holder": foreign},
-        ExpressionAttributeValues={":minus": {"N": "-1"}},
-    )
+    remove_holder(dynamodb, table, KEY, lock, foreign)
     released_at = time.time()
 
     result = wait_for_executions(sfn, [arn], timeout=30)[arn]
