@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 import localaws.patches.dynamodb_item_size as item_size
 
 
 @pytest.fixture
-def table() -> Iterator[Any]:
+def table(moto_table: Any) -> Any:
     item_size.apply()
-    with mock_aws():
-        client = boto3.client(
-            "dynamodb", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
-        )
-        client.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield client
+    return moto_table
 
 
 def _entries(count: int) -> dict[str, Any]:

@@ -9,9 +9,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 import localaws.patches.overhead as overhead
@@ -33,20 +31,10 @@ ITEM = {
 
 
 @pytest.fixture
-def table() -> Iterator[Any]:
+def table(moto_table: Any) -> Any:
     overhead.apply()
-    with mock_aws():
-        client = boto3.client(
-            "dynamodb", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
-        )
-        client.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        client.put_item(TableName="t", Item=ITEM)
-        yield client
+    moto_table.put_item(TableName="t", Item=ITEM)
+    return moto_table
 
 
 def _read(client: Any) -> tuple[Any, Any]:
