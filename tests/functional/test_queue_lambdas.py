@@ -170,18 +170,22 @@ class RecordingDynamoDB:
 
     def put_item(self, **kwargs: Any) -> dict[str, Any]:
         self.operations.add("PutItem")
+        is_lock = not kwargs["Item"]["LockName"]["S"].startswith("arn:")
+        if is_lock:
+            self._before_lock_write()
         response = dict(self.client.put_item(**kwargs))
-        if not kwargs["Item"]["LockName"]["S"].startswith("arn:"):
+        if is_lock:
             with self._lock:
                 self.writes.append(kwargs["Item"])
         return response
 
     def update_item(self, **kwargs: Any) -> dict[str, Any]:
         self.operations.add("UpdateItem")
-        if not kwargs["Key"]["LockName"]["S"].startswith("arn:"):
+        is_lock = not kwargs["Key"]["LockName"]["S"].startswith("arn:")
+        if is_lock:
             self._before_lock_write()
         response = dict(self.client.update_item(**kwargs))
-        if not kwargs["Key"]["LockName"]["S"].startswith("arn:"):
+        if is_lock:
             assert kwargs.get("ReturnValues") == "ALL_NEW", "every lock update returns the item it wrote"
             with self._lock:
                 self.writes.append(response["Attributes"])
