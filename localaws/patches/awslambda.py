@@ -39,13 +39,14 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from localaws.lambda_environment import FunctionSpec
+from localaws.lambda_environment import FunctionSpec, InvokeResult
 from localaws.lambda_pool import (
     DEFAULT_IDLE_SECONDS,
     DEFAULT_MAX_CONCURRENCY,
     LambdaRuntime,
     RuntimeStoppedError,
 )
+from localaws.meter import METER
 from localaws.patches import sfn_lambda
 
 _APPLIED = False
@@ -201,7 +202,7 @@ def invoke_function(
             daemon=True,
         ).start()
         return b""
-    result = runtime().invoke(spec, concurrency, request_id, payload, invoked_arn)
+    result = _invoke_metered(spec, concurrency, request_id, payload, invoked_arn)
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error
     return result.payload
@@ -261,9 +262,18 @@ def _header(headers: Any, name: str) -> str | None:
     return str(value) if value is not None else None
 
 
+def _invoke_metered(
+    spec: FunctionSpec, concurrency: int, request_id: str, payload: bytes, arn: str
+) -> InvokeResult:
+    """Run the invocation and add it to the billing meter (``localaws.meter``)."""
+    result = runtime().invoke(spec, concurrency, request_id, payload, arn)
+    METER.record_invocation(spec.function_name, spec.memory_mb, result.duration_ms)
+    return result
+
+
 def _invoke_quietly(spec: FunctionSpec, concurrency: int, request_id: str, payload: bytes, arn: str) -> None:
     """An asynchronous invocation: the caller already has its 202, failures only reach the logs."""
     try:
-        runtime().invoke(spec, concurrency, request_id, payload, arn)
+        _invoke_metered(spec, concurrency, request_id, payload, arn)
     except Exception as exc:
         print(f"localaws: async invoke of {spec.function_name} failed: {exc!r}", file=sys.stderr)
