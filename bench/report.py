@@ -17,6 +17,16 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1000:,.0f} ms"
 
 
+def _dynamodb(summary: ModeSummary) -> str:
+    text = (
+        f"{summary.write_units_per_execution:.1f} WRU, {summary.read_units_per_execution:.1f} RRU"
+        f" ({summary.dynamodb_requests_per_execution:.1f})"
+    )
+    if summary.unmetered_requests:
+        text += f", {summary.unmetered_requests} requests not metered"
+    return text
+
+
 #: The table's rows: a label and how to show one mode's value.
 ROWS: list[tuple[str, Callable[[ModeSummary], str]]] = [
     ("executions succeeded", lambda s: f"{s.succeeded}/{s.executions}"),
@@ -34,9 +44,19 @@ ROWS: list[tuple[str, Callable[[ModeSummary], str]]] = [
     ("billed transitions / execution: work", lambda s: f"{s.work_transitions_mean:.1f}"),
     ("billed transitions / execution: total", lambda s: f"{s.transitions_mean:.1f}"),
     (
-        "cost per 1,000 executions (semaphore's share)",
+        "cost per 1,000 executions: transitions (semaphore's share)",
         lambda s: f"${s.cost_per_1000:.3f} (${s.semaphore_cost_per_1000:.3f})",
     ),
+    ("DynamoDB / execution: write, read request units (requests)", lambda s: _dynamodb(s)),
+    (
+        "Lambda / execution: invocations (GB-s, durations as run here)",
+        lambda s: f"{s.lambda_invocations_per_execution:.1f} ({s.lambda_gb_seconds_per_execution:.4f} GB-s)",
+    ),
+    (
+        "cost per 1,000 executions: DynamoDB + Lambda",
+        lambda s: f"${s.dynamodb_cost_per_1000:.4f} + ${s.lambda_cost_per_1000:.4f}",
+    ),
+    ("cost per 1,000 executions: everything billed", lambda s: f"${s.total_cost_per_1000:.3f}"),
     ("FIFO inversions (by arrival at the acquire state)", lambda s: str(s.inversions)),
     ("FIFO inversions by start order", lambda s: str(s.start_order_inversions)),
     ("max holders: lock item (sampled)", lambda s: f"{s.max_holders_sampled} (count {s.max_count_sampled})"),

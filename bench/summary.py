@@ -68,13 +68,33 @@ class ModeSummary:
     lock_samples: int
     load_start: float
     load_end: float
+    #: DynamoDB request units and requests, and Lambda invocations and GB-seconds, per execution (the local
+    #: AWS's billing meter; Lambda durations are this machine's); ``unmetered`` counts requests whose units
+    #: the meter does not work out (none of the module's requests per execution are of that kind).
+    write_units_per_execution: float = 0.0
+    read_units_per_execution: float = 0.0
+    dynamodb_requests_per_execution: float = 0.0
+    unmetered_requests: int = 0
+    lambda_invocations_per_execution: float = 0.0
+    lambda_gb_seconds_per_execution: float = 0.0
+    dynamodb_cost_per_1000: float = 0.0
+    lambda_cost_per_1000: float = 0.0
+
+    @property
+    def total_cost_per_1000(self) -> float:
+        """Everything billed: transitions, DynamoDB and Lambda."""
+        return self.cost_per_1000 + self.dynamodb_cost_per_1000 + self.lambda_cost_per_1000
 
     @property
     def makespan_ratio(self) -> float:
         return self.makespan / self.ideal_makespan
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "makespan_ratio": self.makespan_ratio}
+        return {
+            **asdict(self),
+            "makespan_ratio": self.makespan_ratio,
+            "total_cost_per_1000": self.total_cost_per_1000,
+        }
 
 
 def summarize(run: ModeRun, params: Params) -> ModeSummary:
@@ -85,6 +105,8 @@ def summarize(run: ModeRun, params: Params) -> ModeSummary:
     work = [r.transitions.work for r in records]
     total_mean = statistics.fmean(r.transitions.total for r in records)
     semaphore_mean = statistics.fmean(semaphore)
+    usage = run.usage
+    count = len(records)
     return ModeSummary(
         mode=run.mode,
         executions=len(records),
@@ -110,4 +132,12 @@ def summarize(run: ModeRun, params: Params) -> ModeSummary:
         lock_samples=len(run.samples),
         load_start=run.load[0],
         load_end=run.load[1],
+        write_units_per_execution=usage.write_units / count,
+        read_units_per_execution=usage.read_units / count,
+        dynamodb_requests_per_execution=sum(usage.requests.values()) / count,
+        unmetered_requests=sum(usage.unmetered.values()),
+        lambda_invocations_per_execution=usage.lambda_invocations / count,
+        lambda_gb_seconds_per_execution=usage.lambda_gb_seconds / count,
+        dynamodb_cost_per_1000=usage.dynamodb_cost / count * 1000,
+        lambda_cost_per_1000=usage.lambda_cost / count * 1000,
     )

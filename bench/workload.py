@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.metrics import ExecutionRecord, execution_record
+from bench.usage import Usage, reading, usage_between
 from harness import aws
 from harness.executions import HolderSampler, history, unique_name
 
@@ -43,6 +44,8 @@ class ModeRun:
     #: The machine's 1-minute load average when the measured run started and when it ended (2 cores here:
     #: above 2, something else competed for the CPU).
     load: tuple[float, float] = (0.0, 0.0)
+    #: DynamoDB and Lambda usage of the measured executions (the local AWS's billing meter).
+    usage: Usage = field(default_factory=Usage)
 
 
 def _running(sfn: Any, state_machine_arn: str) -> int:
@@ -106,10 +109,14 @@ def run_workload(
         _start_on_schedule(sfn, state_machine_arn, warmup, f"{mode}-warmup", stagger)
         _wait_until_done(sfn, state_machine_arn, f"{mode} warm-up", timeout)
     load_start = os.getloadavg()[0]
+    meter_before = reading(endpoint)
     with HolderSampler(endpoint, outputs["lock_table_name"], [lock], interval=SAMPLE_INTERVAL) as sampler:
         arns = _start_on_schedule(sfn, state_machine_arn, executions, mode, stagger)
         _wait_until_done(sfn, state_machine_arn, mode, timeout)
     load = (load_start, os.getloadavg()[0])
+    usage = usage_between(
+        meter_before, reading(endpoint), outputs["lock_table_name"], outputs["function_names"]
+    )
     records = [execution_record(index, arn, history(sfn, arn)) for index, arn in enumerate(arns)]
     samples = [
         LockSample(
@@ -119,4 +126,4 @@ def run_workload(
         )
         for sample in sampler.samples
     ]
-    return ModeRun(mode=mode, records=records, samples=samples, load=load)
+    return ModeRun(mode=mode, records=records, samples=samples, load=load, usage=usage)

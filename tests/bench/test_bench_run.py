@@ -59,3 +59,9 @@ def test_a_tiny_benchmark_reports_every_mode_and_keeps_the_limit(repo_root: Path
         # Every execution enters at least the acquire, the work's Parallel and the release.
         assert summary["semaphore_transitions_mean"] >= 3, mode
         assert summary["work_transitions_mean"] == 1, mode
+        # Every execution writes the lock item at least twice (acquire, release); the meter saw them.
+        assert summary["write_units_per_execution"] >= 2, mode
+        assert summary["total_cost_per_1000"] > summary["cost_per_1000"], mode
+    # Queue mode calls its acquire and release Lambdas once each per execution; the baseline has none.
+    assert data["modes"]["queue"]["lambda_invocations_per_execution"] >= 2
+    assert data["modes"]["baseline"]["lambda_invocations_per_execution"] == 0

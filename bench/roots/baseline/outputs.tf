@@ -12,3 +12,8 @@ output "lock_name" {
   description = "Name of the lock item the executions contend for."
   value       = local.lock_name
 }
+
+output "function_names" {
+  description = "The baseline has no Lambda functions: the same output as the other roots, empty."
+  value       = []
+}
