@@ -2,15 +2,18 @@
 
 ``LambdaRuntime`` holds one ``EnvironmentPool`` per function version. A pool reuses an idle environment
 when it has one, starts a new one (a cold start) while fewer than its cap exist, and queues the call
-otherwise; environments idle for longer than ``idle_seconds`` are stopped. When a function's code or
-configuration changes, its pool is retired: idle environments stop at once, busy ones when their call ends,
-and later calls start fresh environments from the new spec.
+otherwise, first come first served: a freed environment goes to the oldest queued call, never to a call
+that came later (Lambda itself queues nothing: it scales out or throttles, so a call here must not wait
+behind calls that arrived after it). Environments idle for longer than ``idle_seconds`` are stopped. When a
+function's code or configuration changes, its pool is retired: idle environments stop at once, busy ones
+when their call ends, and later calls start fresh environments from the new spec.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -41,6 +44,15 @@ class RuntimeStoppedError(Exception):
     """The local AWS is shutting down: no more invocations."""
 
 
+class _Turn:
+    """A queued call: woken with an environment, with leave to start one, or because the pool retired."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.environment: ExecutionEnvironment | None = None
+        self.retired = False
+
+
 class EnvironmentPool:
     """Execution environments of one function version with one spec."""
 
@@ -51,17 +63,24 @@ class EnvironmentPool:
         self.max_size = max_size
         self.idle_seconds = idle_seconds
         self._start = start
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._idle: list[ExecutionEnvironment] = []
         self._busy: set[ExecutionEnvironment] = set()
         self._size = 0
         self._retired = False
         self._killed = False
+        #: Calls waiting for an environment, oldest first.
+        self._queue: deque[_Turn] = deque()
 
     @property
     def size(self) -> int:
         """Environments alive or starting."""
         return self._size
+
+    @property
+    def waiting(self) -> int:
+        """Calls queued for an environment."""
+        return len(self._queue)
 
     def invoke(self, request_id: str, payload: bytes, invoked_arn: str) -> InvokeResult:
         environment = self._acquire()
@@ -71,7 +90,7 @@ class EnvironmentPool:
             except BaseException:
                 self._forget(None)
                 raise
-            with self._cond:
+            with self._lock:
                 self._busy.add(environment)
                 killed = self._killed
             if killed:  # the server stopped while this environment started: kill_all could not see it
@@ -88,13 +107,14 @@ class EnvironmentPool:
         return result
 
     def _acquire(self) -> ExecutionEnvironment | None:
-        """An idle environment, or None when the caller may start one; waits while the pool is full."""
+        """An idle environment, or None when the caller may start one; waits its turn while the pool is
+        full."""
         expired: list[ExecutionEnvironment] = []
         try:
-            with self._cond:
-                while True:
-                    if self._retired:
-                        raise PoolRetiredError(self.spec.function_arn)
+            with self._lock:
+                if self._retired:
+                    raise PoolRetiredError(self.spec.function_arn)
+                if not self._queue:  # nobody is ahead of this call
                     deadline = time.monotonic() - self.idle_seconds
                     while self._idle:
                         environment = self._idle.pop()
@@ -106,56 +126,80 @@ class EnvironmentPool:
                     if self._size < self.max_size:
                         self._size += 1
                         return None
-                    self._cond.wait()
+                turn = _Turn()
+                self._queue.append(turn)
         finally:
             for environment in expired:
                 environment.close()
+        turn.ready.wait()
+        if turn.retired:
+            raise PoolRetiredError(self.spec.function_arn)
+        return turn.environment
 
     def _release(self, environment: ExecutionEnvironment) -> None:
-        with self._cond:
+        with self._lock:
             self._busy.discard(environment)
             if not self._retired and environment.alive:
-                self._idle.append(environment)
-                self._cond.notify()
+                if self._queue:  # straight to the oldest waiting call
+                    turn = self._queue.popleft()
+                    self._busy.add(environment)
+                    turn.environment = environment
+                    turn.ready.set()
+                else:
+                    self._idle.append(environment)
                 return
         self._forget(environment)
 
     def _forget(self, environment: ExecutionEnvironment | None) -> None:
-        with self._cond:
+        with self._lock:
             if environment is not None:
                 self._busy.discard(environment)
             self._size -= 1
-            self._cond.notify()
+            self._admit_waiting()
         if environment is not None:
             environment.close()
+
+    def resize(self, max_size: int) -> None:
+        """A new cap (the function's reserved concurrency changed); a larger one admits waiting calls."""
+        with self._lock:
+            self.max_size = max_size
+            self._admit_waiting()
+
+    def _admit_waiting(self) -> None:
+        """Let the oldest waiting calls start environments while there is room (called holding the lock)."""
+        while self._queue and not self._retired and self._size < self.max_size:
+            self._size += 1
+            self._queue.popleft().ready.set()
 
     def reap_idle(self) -> int:
         """Stop environments idle for longer than ``idle_seconds``; how many were stopped."""
         deadline = time.monotonic() - self.idle_seconds
-        with self._cond:
+        with self._lock:
             expired = [e for e in self._idle if e.last_used <= deadline]
             self._idle = [e for e in self._idle if e.last_used > deadline]
             self._size -= len(expired)
-            if expired:
-                self._cond.notify_all()
+            self._admit_waiting()
         for environment in expired:
             environment.close()
         return len(expired)
 
     def retire(self) -> None:
         """Stop idle environments now, busy ones when their call ends; waiting calls go elsewhere."""
-        with self._cond:
+        with self._lock:
             self._retired = True
             idle, self._idle = self._idle, []
             self._size -= len(idle)
-            self._cond.notify_all()
+            waiting, self._queue = list(self._queue), deque()
+            for turn in waiting:  # they start over in the pool that replaces this one
+                turn.retired = True
+                turn.ready.set()
         for environment in idle:
             environment.close()
 
     def kill_all(self) -> None:
         """Retire, and stop the busy environments too (their calls end with a runtime exit error)."""
         self.retire()
-        with self._cond:
+        with self._lock:
             self._killed = True
             busy = list(self._busy)
         for environment in busy:
@@ -217,7 +261,7 @@ class LambdaRuntime:
                 raise RuntimeStoppedError("the local AWS is stopping")
             pool = self._pools.get(key)
             if pool is not None and pool.spec == spec:
-                pool.max_size = max_concurrency
+                pool.resize(max_concurrency)
                 return pool
             fresh = EnvironmentPool(spec, self._start, max_concurrency, self.idle_seconds)
             self._pools[key] = fresh
