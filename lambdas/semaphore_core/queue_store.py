@@ -304,11 +304,22 @@ def transact(
     A write that loses its race asks DynamoDB for the item as it found it
     (``ReturnValuesOnConditionCheckFailure``), so the next round decides on that at once, without another
     read or a pause: when several releases race for one lock, each round costs one request, not two.
+
+    A write can also "lose" to itself: its request timed out or failed in transit after DynamoDB applied
+    it, the client sent it again, and the copy's condition failed against the first one's result. The next
+    round would then see the grants already made and grant nobody, and nobody would resume those grantees
+    before their re-check. So before deciding again, a round checks whether the item shows every change the
+    last failed write meant to make (``shows``); if it does, that write is the one that committed.
     """
     current: StoredLock | None = None
+    unconfirmed: Outcome | None = None
     for attempt in range(max_attempts):
         stored = current if current is not None else read_lock(client, config, lock_name)
         current = None
+        if unconfirmed is not None and shows(stored.lock, unconfirmed):
+            logger.info("a lock write reported as lost had been applied (its request was sent twice)")
+            return Committed(outcome=unconfirmed, version=stored.version, written=True, attempts=attempt)
+        unconfirmed = None
         outcome = decide(stored.lock, clock())
         if not outcome.changed:
             return Committed(outcome=outcome, version=stored.version, written=False, attempts=attempt + 1)
@@ -327,6 +338,7 @@ def transact(
             raise_if_throttled(error, lock_name)
             if not is_conditional_check_failed(error):
                 raise
+            unconfirmed = outcome
             found = error.response.get("Item")
             if isinstance(found, Mapping):
                 current = parse_queue_lock(found)
@@ -336,6 +348,28 @@ def transact(
         return Committed(outcome=outcome, version=version, written=True, attempts=attempt + 1)
     raise LockContentionError(
         f"lock {lock_name!r} changed between the read and the write of {max_attempts} attempts in a row"
+    )
+
+
+def shows(lock: QueueLock, outcome: Outcome) -> bool:
+    """Whether ``lock`` carries every change ``outcome`` made to holders and queue membership (and it made
+    some): each holder entry it added, changed or removed is as it left it, and each execution it queued or
+    took off the queue is queued or not as it left it. A grant is recognised by its holder entry, whose
+    grant time is the decision's to the millisecond."""
+    before, after = outcome.before, outcome.lock
+    changed_holders = {
+        arn
+        for arn in set(before.holders) | set(after.holders)
+        if before.holders.get(arn) != after.holders.get(arn)
+    }
+    queued_before = {waiter.execution_arn for waiter in before.queue}
+    queued_after = {waiter.execution_arn for waiter in after.queue}
+    queued_now = {waiter.execution_arn for waiter in lock.queue}
+    changed_queue = queued_before ^ queued_after
+    if not changed_holders and not changed_queue:
+        return False
+    return all(lock.holders.get(arn) == after.holders.get(arn) for arn in changed_holders) and all(
+        (arn in queued_now) == (arn in queued_after) for arn in changed_queue
     )
 
 

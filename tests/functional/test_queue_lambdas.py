@@ -149,6 +149,9 @@ class RecordingDynamoDB:
         self.before_next_lock_write: Callable[[], None] | None = None
         #: Called with the execution ARN of every read of a per-execution item, when it starts.
         self.on_execution_read: Callable[[str], None] = lambda _arn: None
+        #: The next write of a lock item is applied, but its answer is lost: the client sends it again, as
+        #: botocore does after a timeout, and returns what the copy gets (its condition fails).
+        self.send_next_lock_write_twice = False
         #: GetItem calls on lock items (not per-execution items).
         self.lock_reads = 0
         #: Every DynamoDB API the functions called (GetItem, ...).
@@ -177,6 +180,8 @@ class RecordingDynamoDB:
         if is_lock:
             with self._lock:
                 self.writes.append(kwargs["Item"])
+            if self._send_twice():
+                return dict(self.client.put_item(**kwargs))
         return response
 
     def update_item(self, **kwargs: Any) -> dict[str, Any]:
@@ -189,7 +194,13 @@ class RecordingDynamoDB:
             assert kwargs.get("ReturnValues") == "ALL_NEW", "every lock update returns the item it wrote"
             with self._lock:
                 self.writes.append(response["Attributes"])
+            if self._send_twice():
+                return dict(self.client.update_item(**kwargs))
         return response
+
+    def _send_twice(self) -> bool:
+        again, self.send_next_lock_write_twice = self.send_next_lock_write_twice, False
+        return again
 
     def _before_lock_write(self) -> None:
         hook = self.before_next_lock_write
@@ -636,6 +647,35 @@ def test_a_token_read_for_a_grant_that_lost_its_race_resumes_nobody(world: World
     assert world.sfn.resumed_arns() == [arn(0), arn(2)]
     lock = world.lock()
     assert set(lock.holders) == {arn(2)} and not lock.queue
+
+
+def test_a_grant_whose_write_was_sent_twice_still_resumes_the_grantee(world: World) -> None:
+    """The release's write is applied but answered as a failed condition (its request went twice): the
+    grant stands, so the release must resume the grantee, not decide again and leave it to its re-check."""
+    world.set_limit(1)
+    world.acquire(arn(0), arrived_at=T0)
+    world.acquire(arn(1), arrived_at=T0 + 1)
+    world.ddb.send_next_lock_write_twice = True
+
+    result = world.release(arn(0))
+
+    assert result["released"] and result["granted"] == result["resumed"] == [arn(1)]
+    assert world.sfn.resumed_arns() == [arn(0), arn(1)]
+    lock = world.lock()
+    assert set(lock.holders) == {arn(1)} and lock.count == 1 and not lock.queue
+    check_chain(world.ddb.chain(), 1)
+
+
+def test_an_acquire_whose_write_was_sent_twice_is_queued_once(world: World) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0), arrived_at=T0)
+    world.acquire(arn(2), arrived_at=T0 + 2)
+    world.ddb.send_next_lock_write_twice = True  # the read-modify-write placing e1 ahead of e2
+
+    result = world.acquire(arn(1), arrived_at=T0 + 1)
+
+    assert result["status"] == "queued" and result["position"] == 0
+    assert [w.execution_arn for w in world.lock().queue] == [arn(1), arn(2)]
 
 
 # --- permissions ------------------------------------------------------------------------------------------
