@@ -49,14 +49,25 @@ class ModeRun:
 
 
 def _running(sfn: Any, state_machine_arn: str) -> int:
-    count = 0
-    kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "statusFilter": "RUNNING"}
-    while True:
-        page = sfn.list_executions(**kwargs)
-        count += len(page["executions"])
-        if not page.get("nextToken"):
-            return count
-        kwargs["nextToken"] = page["nextToken"]
+    """How many executions are running. A page token goes stale when executions end between two pages
+    (moto answers InvalidToken), so pages are as large as the API allows and a stale token starts over."""
+    for _ in range(5):
+        count = 0
+        kwargs: dict[str, Any] = {
+            "stateMachineArn": state_machine_arn,
+            "statusFilter": "RUNNING",
+            "maxResults": 1000,
+        }
+        try:
+            while True:
+                page = sfn.list_executions(**kwargs)
+                count += len(page["executions"])
+                if not page.get("nextToken"):
+                    return count
+                kwargs["nextToken"] = page["nextToken"]
+        except sfn.exceptions.InvalidToken:
+            continue
+    raise RuntimeError("ListExecutions kept answering InvalidToken")
 
 
 def _start_on_schedule(
