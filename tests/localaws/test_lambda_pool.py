@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -102,58 +103,63 @@ class NewcomerAtRelease(EnvironmentPool):
             self.invoke("newcomer", b"{}", SPEC.function_arn)
 
 
-def test_a_freed_environment_goes_to_the_oldest_waiting_call_not_to_a_newcomer() -> None:
+@dataclass
+class OneRunningOneWaiting:
+    pool: EnvironmentPool
+    served: list[str]
+    errors: list[BaseException]
+    first: threading.Thread
+    waiting: threading.Thread
+
+
+def _one_running_one_waiting(
+    gates: dict[str, threading.Event], pool_class: type[EnvironmentPool] = EnvironmentPool
+) -> OneRunningOneWaiting:
+    """A pool of one environment, busy with call "first" (until ``gates["first"]`` is set), and call
+    "waiting" queued for it."""
     served: list[str] = []
-    first_gate, waiting_gate = threading.Event(), threading.Event()
-    gates = {"first": first_gate, "waiting": waiting_gate}
-    pool = NewcomerAtRelease(SPEC, lambda spec: StandIn(served, gates), 1, idle_seconds=60)  # type: ignore[arg-type,return-value]
+    pool = pool_class(SPEC, lambda spec: StandIn(served, gates), 1, idle_seconds=60)  # type: ignore[arg-type,return-value]
     errors: list[BaseException] = []
     first = _call(pool, "first", errors)
     _wait_until(lambda: served == ["first"])
     waiting = _call(pool, "waiting", errors)
     _wait_until(lambda: pool.waiting == 1)
+    return OneRunningOneWaiting(pool, served, errors, first, waiting)
+
+
+def test_a_freed_environment_goes_to_the_oldest_waiting_call_not_to_a_newcomer() -> None:
+    first_gate, waiting_gate = threading.Event(), threading.Event()
+    scene = _one_running_one_waiting({"first": first_gate, "waiting": waiting_gate}, NewcomerAtRelease)
     first_gate.set()
     # The environment went straight to the waiting call: the newcomer queues behind it.
-    _wait_until(lambda: pool.waiting == 1 and served == ["first", "waiting"])
+    _wait_until(lambda: scene.pool.waiting == 1 and scene.served == ["first", "waiting"])
     waiting_gate.set()
-    for thread in (first, waiting):
+    for thread in (scene.first, scene.waiting):
         thread.join(5)
-    assert not errors
-    assert served == ["first", "waiting", "newcomer"]
+    assert not scene.errors
+    assert scene.served == ["first", "waiting", "newcomer"]
 
 
 def test_a_retired_pool_sends_its_waiting_calls_elsewhere() -> None:
-    served: list[str] = []
     gate = threading.Event()
-    pool = _pool(1, served, {"first": gate})
-    errors: list[BaseException] = []
-    first = _call(pool, "first", errors)
-    _wait_until(lambda: served == ["first"])
-    waiting = _call(pool, "waiting", errors)
-    _wait_until(lambda: pool.waiting == 1)
-    pool.retire()
-    waiting.join(5)
-    assert [type(error) for error in errors] == [PoolRetiredError]
+    scene = _one_running_one_waiting({"first": gate})
+    scene.pool.retire()
+    scene.waiting.join(5)
+    assert [type(error) for error in scene.errors] == [PoolRetiredError]
     gate.set()
-    first.join(5)
-    assert served == ["first"]
+    scene.first.join(5)
+    assert scene.served == ["first"]
 
 
 def test_a_larger_cap_admits_waiting_calls_at_once() -> None:
-    served: list[str] = []
     gate = threading.Event()
-    pool = _pool(1, served, {"first": gate})
-    errors: list[BaseException] = []
-    first = _call(pool, "first", errors)
-    _wait_until(lambda: served == ["first"])
-    waiting = _call(pool, "waiting", errors)
-    _wait_until(lambda: pool.waiting == 1)
-    pool.resize(2)
-    waiting.join(5)
-    assert served == ["first", "waiting"]
+    scene = _one_running_one_waiting({"first": gate})
+    scene.pool.resize(2)
+    scene.waiting.join(5)
+    assert scene.served == ["first", "waiting"]
     gate.set()
-    first.join(5)
-    assert not errors
+    scene.first.join(5)
+    assert not scene.errors
 
 
 @pytest.fixture(autouse=True)
