@@ -61,7 +61,8 @@ locals {
     weight                  = var.per_item_concurrency
     max_count_before_grant  = var.concurrency_limit - var.per_item_concurrency
     wait_seconds            = var.acquire_wait_seconds
-    # Poll mode draws each wait from acquire_wait_seconds +/- this (none at 1 s, nor with the acquirer Lambda).
+    # Poll mode draws each wait from acquire_wait_seconds +/- this (none at 1 s). With the acquirer Lambda the
+    # acquire retries in place instead, after 0 to 2 x acquire_wait_seconds (the retrier's full jitter).
     wait_jitter_seconds = floor(var.acquire_wait_seconds / 2)
     transient_errors    = local.transient_dynamodb_errors
     # Queue mode (queue.tf): the per-execution item replaces the index item, the queue Lambdas the updates.

@@ -115,7 +115,7 @@ variable "per_item_concurrency" {
 }
 
 variable "acquire_wait_seconds" {
-  description = "Poll mode: average seconds a waiting execution sleeps between acquisition attempts while the semaphore is full. Each wait is drawn at random from this value plus or minus half of it, in whole seconds, so executions that started together do not keep polling together (exactly this value with warmup_tps_limit)."
+  description = "Poll mode: average seconds a waiting execution sleeps between acquisition attempts while the semaphore is full. Each wait is drawn at random from this value plus or minus half of it, in whole seconds, so executions that started together do not keep polling together; with warmup_tps_limit, from 0 to twice this value (the acquire's retrier, full jitter)."
   type        = number
   default     = 5
 

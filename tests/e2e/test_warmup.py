@@ -65,6 +65,17 @@ def test_grants_are_spaced_by_the_warmup_rate_and_the_limit_holds(
         },
     )
     table, lock = deployment.outputs["lock_table_name"], deployment.outputs["lock_name"]
+    definition = json.loads(
+        sfn.describe_state_machine(stateMachineArn=deployment.outputs["state_machine_arn"])["definition"]
+    )
+    acquire_states = definition["States"]["Acquire semaphore"]["Branches"][0]["States"]
+    assert list(acquire_states) == ["Acquire slot"], "no Wait state: the task's retriers do the waiting"
+    retriers = {tuple(r["ErrorEquals"]): r for r in acquire_states["Acquire slot"]["Retry"]}
+    full = retriers[("SemaphoreFullError", "LockThrottledError")]
+    # Uniform from 0 to 2 x acquire_wait_seconds: 1 s on average, never in step with the other waiters.
+    assert (full["IntervalSeconds"], full["BackoffRate"], full["JitterStrategy"]) == (2, 1, "FULL")
+    assert retriers[("WarmupTooSoonError",)]["IntervalSeconds"] == 1
+    assert "Catch" not in acquire_states["Acquire slot"]
 
     with HolderSampler(endpoint, table, [lock]) as sampler:
         arns = start_executions(sfn, deployment.outputs["state_machine_arn"], [{}] * EXECUTIONS, "warm")
@@ -93,3 +104,31 @@ def test_grants_are_spaced_by_the_warmup_rate_and_the_limit_holds(
 
     final = read_lock(dynamodb, table, "LockName", lock)
     assert final.count == 0 and not final.holders, final
+
+    # Refusals were retried in place (no Wait state entered), after delays spread by the retrier's jitter.
+    assert not any(
+        e["type"] == "WaitStateEntered" and _in_acquire(e) for events in histories.values() for e in events
+    )
+    delays = [delay for events in histories.values() for delay in retry_delays(events)]
+    assert len(delays) >= EXECUTIONS, "with 20 executions under a limit of 5, most must have been refused"
+    assert min(delays) < 1.0 < max(delays), f"a 1 s wait retried after 0 to 2 s, not in step: {delays}"
+
+
+def retry_delays(events: list[Event]) -> list[float]:
+    """Seconds between each failed acquire call and the retry that followed it."""
+    delays = []
+    failed_at = None
+    for event in events:
+        if event["type"] == "TaskFailed":
+            failed_at = event["timestamp"]
+        elif event["type"] == "TaskScheduled" and failed_at is not None:
+            delays.append((event["timestamp"] - failed_at).total_seconds())
+            failed_at = None
+    return delays
+
+
+def _in_acquire(event: Event) -> bool:
+    return event.get("stateEnteredEventDetails", {}).get("name") in (
+        "Wait for a free slot",
+        "Wait for the warm-up rate",
+    )
