@@ -32,7 +32,7 @@ clock: Clock = system_clock_ms
 sleep: Callable[[float], None] = time.sleep
 
 #: Longest the function sleeps, in total, for a warm-up grant that is due soon (instead of failing with
-#: WarmupTooSoonError and sending the execution through a Wait state of at least one second).
+#: WarmupTooSoonError and sending the execution into a retry at least one second later).
 MAX_WARMUP_WAIT_MS = 2000
 #: Time kept in hand before the function's own timeout.
 SAFETY_MARGIN_MS = 1000

@@ -225,9 +225,9 @@ def acquire_waiting_for_warmup(
     max_wait_ms: int,
 ) -> Grant:
     """``acquire``, but when only the warm-up rate stands in the way and its next grant is due within
-    ``max_wait_ms`` (in total), sleep until then and try again, instead of sending the execution through a
-    Wait state of at least one second. This is what lets executions start at the full rate: with whole-second
-    Waits, waiters that retry in step would get about one grant per second whatever the rate allows.
+    ``max_wait_ms`` (in total), sleep until then and try again, instead of sending the execution into a
+    retry at least one second later. This is what lets executions start at the full rate: with whole-second
+    retries, waiters that retry in step would get about one grant per second whatever the rate allows.
     """
     waited_ms = 0
     while True:
