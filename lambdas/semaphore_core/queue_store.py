@@ -313,12 +313,15 @@ def transact(
     """
     current: StoredLock | None = None
     unconfirmed: Outcome | None = None
-    for attempt in range(max_attempts):
+    # One round more than attempts: after the last lost race, only the check that it was not lost.
+    for attempt in range(max_attempts + 1):
         stored = current if current is not None else read_lock(client, config, lock_name)
         current = None
         if unconfirmed is not None and shows(stored.lock, unconfirmed):
             logger.info("a lock write reported as lost had been applied (its request was sent twice)")
             return Committed(outcome=unconfirmed, version=stored.version, written=True, attempts=attempt)
+        if attempt == max_attempts:
+            break
         unconfirmed = None
         outcome = decide(stored.lock, clock())
         if not outcome.changed:

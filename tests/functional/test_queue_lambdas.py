@@ -33,7 +33,7 @@ from queue_acquire import handler as acquire_handler
 from queue_release import handler as release_handler
 from semaphore_core import dynamo, stepfunctions
 from semaphore_core.capacity import MAX_EXECUTION_ARN_LENGTH, max_queue_length_for
-from semaphore_core.clock import iso8601_utc
+from semaphore_core.clock import iso8601_utc, system_clock_ms
 from semaphore_core.config import LockTableConfig
 from semaphore_core.errors import (
     InvalidEventError,
@@ -43,7 +43,8 @@ from semaphore_core.errors import (
 )
 from semaphore_core.execution_item import put_execution_item
 from semaphore_core.queue import QueueLock, Waiter, join
-from semaphore_core.queue_store import build_put, parse_queue_lock
+from semaphore_core.queue import release as release_and_settle
+from semaphore_core.queue_store import build_put, parse_queue_lock, transact
 from sweeper.config import LockTable, SweeperConfig
 from sweeper.logic import QueueReleaseError, SweepCursor, sweep
 
@@ -664,6 +665,27 @@ def test_a_grant_whose_write_was_sent_twice_still_resumes_the_grantee(world: Wor
     lock = world.lock()
     assert set(lock.holders) == {arn(1)} and lock.count == 1 and not lock.queue
     check_chain(world.ddb.chain(), 1)
+
+
+def test_a_last_attempt_whose_write_was_sent_twice_is_not_reported_as_lost(world: World) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0), arrived_at=T0)
+    world.acquire(arn(1), arrived_at=T0 + 1)
+    world.ddb.send_next_lock_write_twice = True
+
+    # A single attempt: its write is applied, then answered as a failed condition.
+    committed = transact(
+        world.ddb,
+        LockTableConfig(TABLE),
+        LOCK,
+        lambda lock, now: release_and_settle(lock, arn(0), 1, None, now),
+        system_clock_ms,
+        time.sleep,
+        max_attempts=1,
+    )
+
+    assert committed.written and [w.execution_arn for w in committed.outcome.granted] == [arn(1)]
+    assert set(world.lock().holders) == {arn(1)}
 
 
 def test_an_acquire_whose_write_was_sent_twice_is_queued_once(world: World) -> None:
