@@ -200,8 +200,8 @@ variable "lambda_runtime" {
   default     = "python3.12"
 
   validation {
-    condition     = can(regex("^python3\\.(8|9|10|11|12|13)$", var.lambda_runtime))
-    error_message = "The Lambda runtime must be one of python3.8, python3.9, python3.10, python3.11, python3.12 or python3.13."
+    condition     = can(regex("^python3\\.(8|9|10|11|12|13|14)$", var.lambda_runtime))
+    error_message = "The Lambda runtime must be one of python3.8, python3.9, python3.10, python3.11, python3.12, python3.13 or python3.14."
   }
 }
 

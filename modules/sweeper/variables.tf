@@ -109,13 +109,13 @@ variable "filename" {
 }
 
 variable "runtime" {
-  description = "Python runtime of the function. The code runs on python3.8 to python3.13; AWS no longer creates python3.8 functions, but the aws provider 3.x only knows runtimes up to python3.8."
+  description = "Python runtime of the function. The code is written for python3.8 to python3.14 (linted for 3.8, tested on 3.11); AWS no longer creates python3.8 functions, but the aws provider 3.x only knows runtimes up to python3.8."
   type        = string
   default     = "python3.12"
 
   validation {
-    condition     = can(regex("^python3\\.(8|9|10|11|12|13)$", var.runtime))
-    error_message = "The runtime must be one of python3.8, python3.9, python3.10, python3.11, python3.12 or python3.13."
+    condition     = can(regex("^python3\\.(8|9|10|11|12|13|14)$", var.runtime))
+    error_message = "The runtime must be one of python3.8, python3.9, python3.10, python3.11, python3.12, python3.13 or python3.14."
   }
 }
 

@@ -139,6 +139,14 @@ def test_bad_value_is_rejected_with_its_message(
     assert any(_squash(message) in stderr for message in MESSAGES[variable]), stderr
 
 
+@pytest.mark.parametrize("runtime", ["python3.8", "python3.14"])
+def test_oldest_and_newest_runtimes_pass(module_root: Terraform, tmp_path: Path, runtime: str) -> None:
+    # Without the sweeper no function is created, so the aws provider 3.39's own list of runtimes (up to
+    # python3.8) is not consulted: this is the module's validation alone.
+    values = {**GOOD, "lambda_runtime": runtime, "sweep_interval_minutes": None}
+    assert _plan(module_root, tmp_path, values) is True
+
+
 def test_weight_above_the_limit_is_rejected(module_root: Terraform, tmp_path: Path) -> None:
     with pytest.raises(TerraformError) as raised:
         _plan(module_root, tmp_path, {**GOOD, "concurrency_limit": 3, "per_item_concurrency": 4})
