@@ -82,3 +82,8 @@ output "sweeper_function_name" {
   description = "Name of the sweeper Lambda, or null when sweep_interval_minutes is null."
   value       = try(module.sweeper[0].function_name, null)
 }
+
+output "metrics" {
+  description = "Where the module's Lambda functions report their counts: the CloudWatch namespace and the dimensions of every metric (for alarms and dashboards), or null when metrics_namespace is null."
+  value       = var.metrics_namespace == null ? null : { namespace = var.metrics_namespace, dimensions = { Semaphore = var.name } }
+}

@@ -54,6 +54,8 @@ module "queue" {
   role_permissions_boundary              = var.role_permissions_boundary
   cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
   cloudwatch_log_group_kms_key_id        = var.cloudwatch_log_group_kms_key_arn
+  metrics_namespace                      = var.metrics_namespace
+  metrics_semaphore                      = var.name
   tags                                   = var.tags
 }
 

@@ -250,6 +250,21 @@ variable "lambda_dead_letter_target_arn" {
 }
 
 ################################################################################
+# Metrics
+################################################################################
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace for the counts the module's Lambda functions report (queue mode's two functions, the sweeper), as Embedded Metric Format log lines with one dimension, Semaphore = name: no API call and no permission, but each metric is a billed custom metric. Null (the default) reports none. The metrics are listed in the README's Metrics section."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.metrics_namespace == null || (var.metrics_namespace != "" && can(regex("^[0-9A-Za-z._/#: -]{1,255}$", coalesce(var.metrics_namespace, "x"))) && can(regex("[^ ]", coalesce(var.metrics_namespace, "x"))) && substr(coalesce(var.metrics_namespace, "x"), 0, 4) != "AWS/")
+    error_message = "The metrics namespace must be 1 to 255 characters of letters, digits, spaces and . - _ / # :, not all spaces and not starting with AWS/ (reserved for AWS), or null to report no metrics."
+  }
+}
+
+################################################################################
 # State machine
 ################################################################################
 

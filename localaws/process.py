@@ -17,9 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 class LocalAwsProcess:
     """``python -m localaws`` in a subprocess; a context manager that waits until it is ready."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, log_path: Path | None = None, lambda_log_dir: Path | None = None
+    ) -> None:
         self.port = port or free_port()
         self.log_path = log_path
+        #: Where each Lambda function's output goes, one ``<function name>.log`` each (None: into the log).
+        self.lambda_log_dir = lambda_log_dir
         self._proc: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
 
@@ -30,6 +34,8 @@ class LocalAwsProcess:
     def start(self, timeout: float = 60.0) -> LocalAwsProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        if self.lambda_log_dir is not None:
+            env["LOCALAWS_LAMBDA_LOG_DIR"] = str(self.lambda_log_dir)
         self._log = open(self.log_path, "w") if self.log_path else None  # noqa: SIM115
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "localaws", "--port", str(self.port)],

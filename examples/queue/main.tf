@@ -18,6 +18,7 @@ module "sfn_semaphore" {
   queue_recheck_seconds = var.queue_recheck_seconds
   warmup_tps_limit      = var.warmup_tps_limit
   lambda_runtime        = var.lambda_runtime
+  metrics_namespace     = var.metrics_namespace
 
   work_definition = jsonencode({
     StartAt = "Do work"

@@ -22,3 +22,8 @@ output "queue_release_function_name" {
   description = "Name of the Lambda that releases slots and resumes the next waiters."
   value       = module.sfn_semaphore.queue_release_function_name
 }
+
+output "metrics" {
+  description = "The CloudWatch namespace and dimensions of the Lambdas' metrics, or null when metrics_namespace is null."
+  value       = module.sfn_semaphore.metrics
+}

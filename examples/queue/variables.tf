@@ -57,3 +57,9 @@ variable "lambda_runtime" {
   type        = string
   default     = "python3.12"
 }
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace for the Lambdas' metrics (grants, waits, handoffs, reclaimed slots), or null for none."
+  type        = string
+  default     = null
+}

@@ -12,6 +12,9 @@ The task's result is what ``SendTaskSuccess`` sends when the execution is grante
 Errors the state machine routes on: ``SemaphoreQueueFullError`` (fail: the queue is at max_queue_length),
 ``WarmupTooSoonError`` (retry after the grant interval, keeping the place), ``LockContentionError`` and
 ``LockThrottledError`` (retry), ``InvalidEventError`` (fail fast, nothing written).
+
+With ``METRICS_NAMESPACE`` set, each call also prints its counts (``logic.metric_counts``) as one CloudWatch
+Embedded Metric Format line (``semaphore_core.metrics``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import os
 import time
 from typing import Any, Callable
 
-from queue_acquire.logic import QueueAcquireRequest, acquire
+from queue_acquire.logic import QueueAcquireRequest, acquire, metric_counts
+from semaphore_core import metrics
 from semaphore_core.clock import Clock, system_clock_ms
+from semaphore_core.errors import LockContentionError, SemaphoreQueueFullError, WarmupTooSoonError
 from semaphore_core.handoff import QueueContext
 
 for _name in ("queue_acquire", "semaphore_core"):
@@ -36,4 +41,11 @@ sleep: Callable[[float], None] = time.sleep
 def lambda_handler(event: object, context: object) -> dict[str, Any]:
     request = QueueAcquireRequest.from_event(event)
     ctx = QueueContext.for_invocation(request.limit, request.tps_limit, clock, sleep, context)
-    return acquire(ctx, request).to_response()
+    lock = {"lockName": request.lock_name}
+    try:
+        result = acquire(ctx, request)
+    except (SemaphoreQueueFullError, LockContentionError, WarmupTooSoonError) as error:
+        metrics.emit(metric_counts(None, error), lock, clock=clock)
+        raise
+    metrics.emit(metric_counts(result), lock, clock=clock)
+    return result.to_response()

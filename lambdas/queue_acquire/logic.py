@@ -23,7 +23,12 @@ from typing import Any
 
 from semaphore_core.capacity import MAX_EXECUTION_ARN_LENGTH
 from semaphore_core.clock import parse_iso8601_ms
-from semaphore_core.errors import InvalidEventError, SemaphoreQueueFullError, WarmupTooSoonError
+from semaphore_core.errors import (
+    InvalidEventError,
+    LockContentionError,
+    SemaphoreQueueFullError,
+    WarmupTooSoonError,
+)
 from semaphore_core.execution_item import delete_execution_item, put_execution_item
 from semaphore_core.handoff import QueueContext, pump, resume_granted
 from semaphore_core.lock_item import Holder, grant_interval_ms
@@ -103,6 +108,9 @@ class AcquireResult:
     version: int | None
     #: Whether a single write (no read) queued or granted it.
     fast: bool = False
+    #: Whether the execution had called before (its waiting task timed out and re-checked): its
+    #: per-execution item was there, or it was found holding.
+    rechecked: bool = False
     #: Read-modify-write rounds after the single write, if any (more than 1: it lost races first).
     attempts: int = 0
     granted: list[str] = field(default_factory=list)
@@ -119,6 +127,7 @@ class AcquireResult:
             "position": self.position,
             "version": self.version,
             "fast": self.fast,
+            "rechecked": self.rechecked,
             "attempts": self.attempts,
             "granted": self.granted,
             "resumed": self.resumed,
@@ -208,6 +217,7 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
         position=lock.position(arn),
         version=committed.version if committed is not None else None,
         fast=fast,
+        rechecked=earlier is not None or held is not None,
         attempts=committed.attempts if committed is not None else 0,
         granted=[w.execution_arn for w in outcome.granted],
         resumed=handoff.resumed,
@@ -215,6 +225,48 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
     )
     logger.info(json.dumps({"outcome": "acquire", **result.to_response()}))
     return result
+
+
+#: The function's metrics (``semaphore_core.metrics``), every one a count per invocation.
+METRICS = (
+    "GrantedAtOnce",
+    "Queued",
+    "ReChecks",
+    "ResumesRecovered",
+    "Resumes",
+    "GrantsPassedOn",
+    "LockWriteRetries",
+    "WarmupWaits",
+    "QueueFull",
+    "LockContention",
+)
+
+
+def metric_counts(result: AcquireResult | None, error: Exception | None = None) -> dict[str, int]:
+    """The function's metrics for one invocation: what ``result`` says, or the ``error`` it raised.
+
+    An execution's first call counts once in GrantedAtOnce (nobody queued ahead, it fit) or Queued (left
+    waiting), or, under a warm-up rate, WarmupWaits (the call ended with WarmupTooSoonError: the execution
+    keeps its place and calls again after the grant interval). ReChecks: the later calls (the waiting task
+    timed out, or the rate sent it back). ResumesRecovered: a re-check found the execution already holding:
+    its resume had been lost. Resumes: executions resumed with SendTaskSuccess (this one included).
+    GrantsPassedOn: grants to executions that had ended, handed to the next waiter. LockWriteRetries:
+    conditional writes lost to other writers and retried. QueueFull, LockContention: the call failed with
+    SemaphoreQueueFullError or LockContentionError.
+    """
+    counts = dict.fromkeys(METRICS, 0)
+    if result is not None:
+        counts["GrantedAtOnce"] = int(result.status == "holding" and not result.rechecked)
+        counts["Queued"] = int(result.status == "queued" and not result.rechecked)
+        counts["ReChecks"] = int(result.rechecked)
+        counts["ResumesRecovered"] = int(result.already_held)
+        counts["Resumes"] = len(result.resumed)
+        counts["GrantsPassedOn"] = len(result.dropped)
+        counts["LockWriteRetries"] = max(0, result.attempts - 1)
+    counts["WarmupWaits"] = int(isinstance(error, WarmupTooSoonError))
+    counts["QueueFull"] = int(isinstance(error, SemaphoreQueueFullError))
+    counts["LockContention"] = int(isinstance(error, LockContentionError))
+    return counts
 
 
 def _first_attempt(ctx: QueueContext, request: QueueAcquireRequest) -> Outcome | None:

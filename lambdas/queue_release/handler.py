@@ -13,6 +13,9 @@ Result::
 
 Errors: ``LockContentionError`` and ``LockThrottledError`` (retry: releasing again is safe),
 ``InvalidEventError`` (fail fast), ``ConfigurationError`` (the function's settings are wrong).
+
+With ``METRICS_NAMESPACE`` set, each call also prints its counts (``logic.metric_counts``) as one CloudWatch
+Embedded Metric Format line (``semaphore_core.metrics``).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import os
 import time
 from typing import Any, Callable
 
-from queue_release.logic import QueueReleaseRequest, release, release_settings
+from queue_release.logic import QueueReleaseRequest, metric_counts, release, release_settings
+from semaphore_core import metrics
 from semaphore_core.clock import Clock, system_clock_ms
+from semaphore_core.errors import LockContentionError
 from semaphore_core.handoff import QueueContext
 
 for _name in ("queue_release", "semaphore_core"):
@@ -38,4 +43,10 @@ def lambda_handler(event: object, context: object) -> dict[str, Any]:
     request = QueueReleaseRequest.from_event(event)
     settings = release_settings()
     ctx = QueueContext.for_invocation(settings.limit, settings.tps_limit, clock, sleep, context)
-    return release(ctx, request).to_response()
+    try:
+        result = release(ctx, request)
+    except LockContentionError as error:
+        metrics.emit(metric_counts(None, error), {"lockName": request.lock_name}, clock=clock)
+        raise
+    metrics.emit(metric_counts(result), {"lockName": result.lock_name}, clock=clock)
+    return result.to_response()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from semaphore_core.capacity import MAX_EXECUTION_ARN_LENGTH
-from semaphore_core.errors import ConfigurationError, InvalidEventError
+from semaphore_core.errors import ConfigurationError, InvalidEventError, LockContentionError
 from semaphore_core.execution_item import delete_execution_item, read_execution_item
 from semaphore_core.handoff import QueueContext, nudge, pump, resume_granted
 from semaphore_core.queue import release as release_and_settle
@@ -113,6 +113,27 @@ class ReleaseResult:
             "dropped": self.dropped,
             "nudged": self.nudged,
         }
+
+
+#: The function's metrics (``semaphore_core.metrics``), every one a count per invocation.
+METRICS = ("Releases", "Resumes", "GrantsPassedOn", "LockWriteRetries", "LockContention")
+
+
+def metric_counts(result: ReleaseResult | None, error: Exception | None = None) -> dict[str, int]:
+    """The function's metrics for one invocation: what ``result`` says, or the ``error`` it raised.
+
+    Releases: slots given back (0 when the execution held none: released already, or only queued).
+    Resumes, GrantsPassedOn, LockWriteRetries, LockContention: as the queue acquire function counts them
+    (``queue_acquire.logic.metric_counts``), so that each sums over both functions.
+    """
+    counts = dict.fromkeys(METRICS, 0)
+    if result is not None:
+        counts["Releases"] = int(result.released_weight is not None)
+        counts["Resumes"] = len(result.resumed)
+        counts["GrantsPassedOn"] = len(result.dropped)
+        counts["LockWriteRetries"] = max(0, result.attempts - 1)
+    counts["LockContention"] = int(isinstance(error, LockContentionError))
+    return counts
 
 
 def release(ctx: QueueContext, request: QueueReleaseRequest) -> ReleaseResult:

@@ -8,6 +8,9 @@ environment (``sweeper.config``). The result, also logged as one JSON line::
 
 In queue mode (``QUEUE_RELEASE_FUNCTION`` set) each release is a synchronous invocation of the queue release
 function with ``{"lockName": ..., "executionArn": ...}``, the event the status-change rule sends it.
+
+With ``METRICS_NAMESPACE`` set, each run also prints its counts (``logic.metric_counts``) as one CloudWatch
+Embedded Metric Format line (``semaphore_core.metrics``).
 """
 
 from __future__ import annotations
@@ -23,11 +26,19 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from semaphore_core import metrics
 from semaphore_core.clock import Clock, system_clock_ms
 from semaphore_core.dynamo import get_client
 from sweeper.config import SweeperConfig
 from sweeper.executions import StepFunctionsClient
-from sweeper.logic import QueueRelease, QueueReleaseError, SweepCursor, SweeperDynamoDB, sweep
+from sweeper.logic import (
+    QueueRelease,
+    QueueReleaseError,
+    SweepCursor,
+    SweeperDynamoDB,
+    metric_counts,
+    sweep,
+)
 
 logging.getLogger("sweeper").setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
@@ -82,4 +93,6 @@ def lambda_handler(event: object, context: object) -> dict[str, Any]:
     queue_release = (
         queue_release_through(config.queue_release_function) if config.queue_release_function else None
     )
-    return sweep(dynamodb, get_sfn_client(), clock, config, cursor, max_ms, queue_release).to_response()
+    result = sweep(dynamodb, get_sfn_client(), clock, config, cursor, max_ms, queue_release)
+    metrics.emit(metric_counts(result), clock=clock)
+    return result.to_response()

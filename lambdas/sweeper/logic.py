@@ -137,6 +137,23 @@ class SweepResult:
         }
 
 
+#: The function's metrics (``semaphore_core.metrics``), every one a count per run.
+METRICS = ("SlotsReclaimed", "WaitersRemoved", "SweepErrors", "SweepsIncomplete")
+
+
+def metric_counts(result: SweepResult) -> dict[str, int]:
+    """SlotsReclaimed: holders of ended executions (or past the lease) given back by this run: slots the
+    execution's own release and the reaper both missed, so a steady non-zero count is worth a look.
+    WaitersRemoved: ended executions taken out of a queue. SweepErrors: failed reads or writes and malformed
+    items. SweepsIncomplete: runs that ran out of budget before the end of the last table."""
+    return {
+        "SlotsReclaimed": result.released,
+        "WaitersRemoved": result.waiters_removed,
+        "SweepErrors": result.errors,
+        "SweepsIncomplete": int(not result.complete),
+    }
+
+
 class _Budget:
     def __init__(self, clock: Clock, max_items: int, max_ms: int) -> None:
         self._clock = clock

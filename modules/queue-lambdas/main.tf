@@ -23,17 +23,23 @@ locals {
 
   # The release settles the queue with the semaphore's own limits (the reaper and the sweeper call it
   # without them); the acquire gets them in its event.
+  # Empty METRICS_NAMESPACE: the functions print no metrics (lambdas/semaphore_core/metrics.py).
+  metrics = {
+    METRICS_NAMESPACE = var.metrics_namespace == null ? "" : var.metrics_namespace
+    METRICS_SEMAPHORE = var.metrics_semaphore == null ? var.name : var.metrics_semaphore
+  }
+
   environment = {
-    acquire = {
+    acquire = merge(local.metrics, {
       LOCK_TABLE_NAME   = var.lock_table_name
       LOCK_ID_ATTRIBUTE = var.lock_id_attribute
-    }
-    release = {
+    })
+    release = merge(local.metrics, {
       LOCK_TABLE_NAME     = var.lock_table_name
       LOCK_ID_ATTRIBUTE   = var.lock_id_attribute
       SEMAPHORE_LIMIT     = tostring(var.concurrency_limit)
       SEMAPHORE_TPS_LIMIT = var.warmup_tps_limit == null ? "" : tostring(var.warmup_tps_limit)
-    }
+    })
   }
 
   # A dead-letter target receives failed asynchronous invocations (the reaper's calls of the release);

@@ -50,6 +50,9 @@ resource "aws_lambda_function" "this" {
       MAX_SECONDS_PER_RUN = tostring(var.timeout)
       # Queue mode: releases go through the queue release function, which hands the slot on.
       QUEUE_RELEASE_FUNCTION = var.queue_release_function_arn == null ? "" : var.queue_release_function_arn
+      # Empty: the function prints no metrics (lambdas/semaphore_core/metrics.py).
+      METRICS_NAMESPACE = var.metrics_namespace == null ? "" : var.metrics_namespace
+      METRICS_SEMAPHORE = var.metrics_semaphore == null ? var.name : var.metrics_semaphore
     }
   }
 

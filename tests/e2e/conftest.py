@@ -29,10 +29,23 @@ class Deploy(Protocol):
 
 @pytest.fixture(scope="session")
 def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAwsProcess]:
-    """The local AWS of this pytest worker; its log is localaws.log under the pytest tmp dir."""
-    log_path = tmp_path_factory.mktemp("localaws") / "localaws.log"
-    with LocalAwsProcess(log_path=log_path) as process:
+    """The local AWS of this pytest worker; its log is localaws.log under the pytest tmp dir, each Lambda
+    function's output lambda/<function name>.log beside it."""
+    log_dir = tmp_path_factory.mktemp("localaws")
+    with LocalAwsProcess(log_path=log_dir / "localaws.log", lambda_log_dir=log_dir / "lambda") as process:
         yield process
+
+
+@pytest.fixture(scope="session")
+def lambda_output(local_aws: LocalAwsProcess) -> Callable[[str], list[str]]:
+    """``lambda_output(function_name)``: every line the function has printed so far (its log stream)."""
+
+    def read(function_name: str) -> list[str]:
+        assert local_aws.lambda_log_dir is not None
+        path = local_aws.lambda_log_dir / f"{function_name}.log"
+        return path.read_text().splitlines() if path.exists() else []
+
+    return read
 
 
 @pytest.fixture(scope="session")

@@ -187,8 +187,26 @@ def sampled_weights_within_limit(sampler: HolderSampler, lock: str) -> int:
 # --- tests -----------------------------------------------------------------------------------------------
 
 
+def metric_sums(lines: Sequence[str], lock: str, metrics: Mapping[str, Any]) -> dict[str, int]:
+    """The Embedded Metric Format counts of ``lock`` among a function's output lines, summed; checks that each
+    document names the deployment's namespace and dimension."""
+    sums: dict[str, int] = {}
+    for line in lines:
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        if document.get("lockName") != lock:
+            continue
+        (directive,) = document["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == metrics["namespace"]
+        assert {d: document[d] for (d,) in directive["Dimensions"]} == metrics["dimensions"]
+        for metric in directive["Metrics"]:
+            sums[metric["Name"]] = sums.get(metric["Name"], 0) + document[metric["Name"]]
+    return sums
+
+
 def test_forty_executions_keep_the_limit_and_are_granted_in_arrival_order(
-    queue_root: Deployment, endpoint: str, sfn: Any, dynamodb: Any
+    queue_root: Deployment, endpoint: str, sfn: Any, dynamodb: Any, lambda_output: Any
 ) -> None:
     table = queue_root.outputs["lock_table_name"]
     lock = unique_name("fifo")
@@ -219,6 +237,15 @@ def test_forty_executions_keep_the_limit_and_are_granted_in_arrival_order(
     print(f"billed transitions per execution at most {most}")
     assert statistics.median(latencies) < 1000, "a freed slot must be handed on at once, not polled for"
     assert_clean(dynamodb, table, lock, arns)
+
+    # The functions' metrics (metrics_namespace is set on this semaphore) tell the same story.
+    metrics = queue_root.outputs["light_metrics"]
+    acquires = metric_sums(lambda_output(queue_root.outputs["light_acquire_function_name"]), lock, metrics)
+    releases = metric_sums(lambda_output(queue_root.outputs["light_release_function_name"]), lock, metrics)
+    assert releases["Releases"] == 40, releases
+    assert acquires["Resumes"] + releases["Resumes"] == 40, (acquires, releases)
+    assert acquires["GrantedAtOnce"] + acquires["Queued"] == 40, acquires
+    assert acquires["Queued"] >= 30, "as many waited as the handoffs measured"
 
 
 def test_mixed_weights_keep_the_weighted_limit_and_nobody_overtakes(
@@ -364,17 +391,39 @@ def _drop_status_events(endpoint: str, fraction: float) -> None:
 
 
 def test_with_status_events_lost_the_sweeper_drops_ended_waiters_and_hands_on_ended_holders_slots(
-    queue_root: Deployment, endpoint: str, sfn: Any, dynamodb: Any
+    queue_root: Deployment, endpoint: str, sfn: Any, dynamodb: Any, lambda_output: Any
 ) -> None:
     table = queue_root.outputs["lock_table_name"]
     lock = unique_name("swept")
     machine = queue_root.outputs["light_state_machine_arn"]
     lam = aws.client("lambda", endpoint)
+    sweeper = queue_root.outputs["light_sweeper_function_name"]
+    metrics = queue_root.outputs["light_metrics"]
 
     def sweep() -> dict[str, Any]:
-        response = lam.invoke(FunctionName=queue_root.outputs["light_sweeper_function_name"], Payload=b"{}")
+        printed_before = len(lambda_output(sweeper))
+        response = lam.invoke(FunctionName=sweeper, Payload=b"{}")
         assert "FunctionError" not in response, response
-        return dict(json.loads(response["Payload"].read()))
+        result = dict(json.loads(response["Payload"].read()))
+        # The run's metrics line (metrics_namespace is set) says what its result says.
+        documents = [json.loads(line) for line in lambda_output(sweeper)[printed_before:] if '"_aws"' in line]
+        counted = [
+            (
+                d["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+                d["Semaphore"],
+                d["SlotsReclaimed"],
+                d["WaitersRemoved"],
+            )
+            for d in documents
+        ]
+        expected = (
+            metrics["namespace"],
+            metrics["dimensions"]["Semaphore"],
+            result["released"],
+            result["waitersRemoved"],
+        )
+        assert expected in counted, (expected, counted)
+        return result
 
     holders = [(machine, {"lock": lock, "workSeconds": 60})] * LIMIT
     waiters = [(machine, {"lock": lock, "workSeconds": 1})] * 2

@@ -935,8 +935,10 @@ def test_warmup_spaces_grants_and_an_admissible_waiter_pumps_itself(
 
 
 def test_a_slow_rate_makes_the_waiter_re_check_instead_of_sleeping(
-    world: World, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+    world: World, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.setenv("METRICS_NAMESPACE", "SfnSemaphore")
+    monkeypatch.setenv("METRICS_SEMAPHORE", "render")
     world.set_limit(2, tps_limit=0.2)  # one grant per 5 s: too long to sleep through
     world.acquire(arn(0), tpsLimit=0.2)
     with pytest.raises(WarmupTooSoonError):
@@ -945,6 +947,8 @@ def test_a_slow_rate_makes_the_waiter_re_check_instead_of_sleeping(
     fake_time.now += 5000
     again = world.acquire(arn(1), tpsLimit=0.2)  # the task's Retry, after the grant interval
     assert again["status"] == "holding"
+    counted = metric_totals(emf_documents(capsys))
+    assert (counted["GrantedAtOnce"], counted["WarmupWaits"], counted["ReChecks"]) == (1, 1, 1), counted
 
     world.acquire(arn(2), tpsLimit=0.2)  # the lock is full: it waits for a release
     fake_time.now += 1000
@@ -975,3 +979,96 @@ def test_a_malformed_acquire_writes_nothing(world: World, overrides: dict[str, A
         world.acquire(arn(1), **overrides)
     assert world.ddb.writes == []
     assert world.raw.scan(TableName=TABLE)["Count"] == 0
+
+
+# --- metrics ---------------------------------------------------------------------------------------------
+
+
+def emf_documents(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The Embedded Metric Format documents the handlers printed since the last call."""
+    lines = capsys.readouterr().out.splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{") and '"_aws"' in line]
+
+
+def metric_totals(documents: list[dict[str, Any]]) -> dict[str, int]:
+    """Each metric summed over the documents, as CloudWatch's Sum statistic would; checks each document
+    declares exactly the numbers it carries, under the one dimension."""
+    totals: dict[str, int] = {}
+    for document in documents:
+        (directive,) = document["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "SfnSemaphore" and directive["Dimensions"] == [["Semaphore"]]
+        assert document["Semaphore"] == "render" and document["lockName"] == LOCK
+        names = [m["Name"] for m in directive["Metrics"]]
+        assert names == [k for k, v in document.items() if isinstance(v, int) and k != "_aws"]
+        for name in names:
+            totals[name] = totals.get(name, 0) + document[name]
+    return totals
+
+
+def test_metrics_count_grants_waits_handoffs_passed_on_grants_and_recovered_resumes(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.monkeypatch.setenv("METRICS_NAMESPACE", "SfnSemaphore")
+    world.monkeypatch.setenv("METRICS_SEMAPHORE", "render")
+    world.set_limit(1)
+    for n in range(3):
+        world.acquire(arn(n))
+    world.sfn.stop(arn(1))  # stopped while queued: its grant goes on to e2
+    world.release(arn(0))
+    world.acquire(arn(3))
+    world.raw.delete_item(TableName=TABLE, Key={"LockName": {"S": arn(3)}})  # e3's token is lost
+    world.release(arn(2))  # grants e3, cannot resume it
+    world.acquire(arn(3))  # e3's re-check finds it holding and resumes itself
+
+    documents = emf_documents(capsys)
+
+    assert len(documents) == 7, "one per invocation"
+    assert metric_totals(documents) == {
+        "GrantedAtOnce": 1,  # e0
+        "Queued": 3,  # e1, e2, e3 (on their first calls)
+        "ReChecks": 1,
+        "ResumesRecovered": 1,
+        "Resumes": 3,  # e0 by itself, e2 by the first release, e3 by its re-check
+        "GrantsPassedOn": 1,  # e1's
+        "Releases": 2,
+        "LockWriteRetries": 0,
+        "WarmupWaits": 0,
+        "QueueFull": 0,
+        "LockContention": 0,
+    }
+    assert world.sfn.resumed_arns() == [arn(0), arn(2), arn(3)], "the counts match what happened"
+
+
+def test_a_full_queue_and_lost_races_are_counted_when_the_call_fails(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.monkeypatch.setenv("METRICS_NAMESPACE", "SfnSemaphore")
+    world.monkeypatch.setenv("METRICS_SEMAPHORE", "render")
+    world.set_limit(1)
+    world.acquire(arn(0), maxQueueLength=1)
+    world.acquire(arn(1), maxQueueLength=1)
+    capsys.readouterr()
+
+    with pytest.raises(SemaphoreQueueFullError):
+        world.acquire(arn(2), maxQueueLength=1)
+    full = metric_totals(emf_documents(capsys))
+
+    def lose_every_race(*_args: Any) -> None:
+        raise LockContentionError("lost ten races")
+
+    world.monkeypatch.setattr(release_handler, "release", lose_every_race)
+    with pytest.raises(LockContentionError):
+        release_handler.lambda_handler({"lockName": LOCK, "executionArn": arn(0)}, None)
+    contended = metric_totals(emf_documents(capsys))
+
+    assert full["QueueFull"] == 1 and sum(full.values()) == 1
+    assert contended["LockContention"] == 1 and sum(contended.values()) == 1
+
+
+def test_no_metrics_are_printed_without_a_namespace(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.set_limit(1)
+    world.acquire(arn(0))
+    world.acquire(arn(1))
+    world.release(arn(0))
+    assert world.sfn.resumed_arns() == [arn(0), arn(1)]
+    assert emf_documents(capsys) == []

@@ -569,7 +569,9 @@ def test_a_second_sweep_finds_nothing_left_to_release(ddb: Any, sfn: FakeStepFun
 # ----------------------------------------------------------------------------------------------------
 
 
-def test_the_handler_sweeps_with_real_execution_statuses(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_handler_sweeps_with_real_execution_statuses(
+    ddb: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     sfn = boto3.client("stepfunctions")
     definition = '{"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3600, "End": true}}}'
     machine = sfn.create_state_machine(
@@ -584,10 +586,13 @@ def test_the_handler_sweeps_with_real_execution_statuses(ddb: Any, monkeypatch: 
     monkeypatch.setenv("LOCK_TABLES", '{"locks": "LockName"}')
     monkeypatch.setenv("STATE_MACHINE_ARNS", f'["{machine}"]')
     monkeypatch.setenv("LOCK_LEASE_SECONDS", "")
+    monkeypatch.setenv("METRICS_NAMESPACE", "SfnSemaphore")
+    monkeypatch.setenv("METRICS_SEMAPHORE", "semaphore")
     monkeypatch.setattr(handler, "cursor", SweepCursor())
     context = SimpleNamespace(get_remaining_time_in_millis=lambda: 60_000)
 
     response = handler.lambda_handler({"source": "aws.events", "detail": {}}, context)
+    printed = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
 
     assert response == {
         "scanned": 2,
@@ -604,6 +609,15 @@ def test_the_handler_sweeps_with_real_execution_statuses(ddb: Any, monkeypatch: 
     item = lock(ddb, "L")
     assert holders_of(item) == {running}
     assert item["lockCount"] == {"N": "1"}
+    (metrics,) = map(json.loads, printed)  # one Embedded Metric Format line per run
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SfnSemaphore"
+    assert {k: metrics[k] for k in ("Semaphore", "SlotsReclaimed", "WaitersRemoved", "SweepErrors")} == {
+        "Semaphore": "semaphore",
+        "SlotsReclaimed": 2,
+        "WaitersRemoved": 0,
+        "SweepErrors": 0,
+    }
+    assert metrics["SweepsIncomplete"] == 0
 
 
 def test_the_handler_leaves_no_time_budget_when_the_invocation_is_nearly_over(

@@ -55,6 +55,20 @@ def _planned(terraform: Terraform, tmp_path: Path, values: dict[str, Any]) -> di
     }
 
 
+def test_metrics_namespace_reaches_the_queue_functions(module_root: Terraform, tmp_path: Path) -> None:
+    # (The sweeper's environment names ARNs that are unknown until applied; the e2e sweeper test reads what
+    # it prints instead.)
+    planned = _planned(module_root, tmp_path, {"metrics_namespace": "Team/Semaphores"})
+    for key in ("acquire", "release"):
+        variables = planned[f'module.queue[0].aws_lambda_function.this["{key}"]']["environment"][0][
+            "variables"
+        ]
+        assert (variables["METRICS_NAMESPACE"], variables["METRICS_SEMAPHORE"]) == (
+            "Team/Semaphores",
+            "render",
+        )
+
+
 def _release_event(template: str, execution_arn: str) -> Any:
     return json.loads(template.replace("<executionArn>", execution_arn))
 
@@ -73,6 +87,8 @@ def test_queue_mode_plans_the_queue_lambdas_and_makes_the_release_the_reaper(
         "LOCK_ID_ATTRIBUTE": "LockName",
         "SEMAPHORE_LIMIT": "4",
         "SEMAPHORE_TPS_LIMIT": "2",
+        "METRICS_NAMESPACE": "",  # no metrics unless metrics_namespace is set
+        "METRICS_SEMAPHORE": "render",
     }
     assert not any(address.startswith("module.acquirer") for address in planned), "no poll-mode acquirer"
     assert not any(address.startswith("module.reaper") for address in planned), "no pure reaper"

@@ -69,6 +69,7 @@ BAD_VALUES: dict[str, list[Any]] = {
     "max_queue_length": [0, 1426],
     "queue_recheck_seconds": [4, 2.5],
     "queue_peer_state_machine_arns": [["arn:aws:lambda:us-east-1:123456789012:function:render"], ["render"]],
+    "metrics_namespace": ["AWS/Lambda", "semi;colon", "   ", ""],
 }
 
 
