@@ -937,8 +937,7 @@ def test_warmup_spaces_grants_and_an_admissible_waiter_pumps_itself(
 def test_a_slow_rate_makes_the_waiter_re_check_instead_of_sleeping(
     world: World, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("METRICS_NAMESPACE", "SfnSemaphore")
-    monkeypatch.setenv("METRICS_SEMAPHORE", "render")
+    metrics_on(monkeypatch)
     world.set_limit(2, tps_limit=0.2)  # one grant per 5 s: too long to sleep through
     world.acquire(arn(0), tpsLimit=0.2)
     with pytest.raises(WarmupTooSoonError):
@@ -984,6 +983,12 @@ def test_a_malformed_acquire_writes_nothing(world: World, overrides: dict[str, A
 # --- metrics ---------------------------------------------------------------------------------------------
 
 
+def metrics_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings the module gives the functions when metrics_namespace is set."""
+    monkeypatch.setenv("METRICS_NAMESPACE", "SfnSemaphore")
+    monkeypatch.setenv("METRICS_SEMAPHORE", "render")
+
+
 def emf_documents(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     """The Embedded Metric Format documents the handlers printed since the last call."""
     lines = capsys.readouterr().out.splitlines()
@@ -1008,8 +1013,7 @@ def metric_totals(documents: list[dict[str, Any]]) -> dict[str, int]:
 def test_metrics_count_grants_waits_handoffs_passed_on_grants_and_recovered_resumes(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    world.monkeypatch.setenv("METRICS_NAMESPACE", "SfnSemaphore")
-    world.monkeypatch.setenv("METRICS_SEMAPHORE", "render")
+    metrics_on(world.monkeypatch)
     world.set_limit(1)
     for n in range(3):
         world.acquire(arn(n))
@@ -1042,8 +1046,7 @@ def test_metrics_count_grants_waits_handoffs_passed_on_grants_and_recovered_resu
 def test_a_full_queue_and_lost_races_are_counted_when_the_call_fails(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    world.monkeypatch.setenv("METRICS_NAMESPACE", "SfnSemaphore")
-    world.monkeypatch.setenv("METRICS_SEMAPHORE", "render")
+    metrics_on(world.monkeypatch)
     world.set_limit(1)
     world.acquire(arn(0), maxQueueLength=1)
     world.acquire(arn(1), maxQueueLength=1)
