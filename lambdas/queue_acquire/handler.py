@@ -41,11 +41,11 @@ sleep: Callable[[float], None] = time.sleep
 def lambda_handler(event: object, context: object) -> dict[str, Any]:
     request = QueueAcquireRequest.from_event(event)
     ctx = QueueContext.for_invocation(request.limit, request.tps_limit, clock, sleep, context)
-    lock = {"lockName": request.lock_name}
+    properties = {"lockName": request.lock_name}
     try:
         result = acquire(ctx, request)
     except (SemaphoreQueueFullError, LockContentionError, WarmupTooSoonError) as error:
-        metrics.emit(metric_counts(None, error), lock, clock=clock)
+        metrics.emit(metric_counts(None, error), properties, clock=clock)
         raise
-    metrics.emit(metric_counts(result), lock, clock=clock)
+    metrics.emit(metric_counts(result), properties, clock=clock)
     return result.to_response()

@@ -23,14 +23,9 @@ from typing import Any
 
 from semaphore_core.capacity import MAX_EXECUTION_ARN_LENGTH
 from semaphore_core.clock import parse_iso8601_ms
-from semaphore_core.errors import (
-    InvalidEventError,
-    LockContentionError,
-    SemaphoreQueueFullError,
-    WarmupTooSoonError,
-)
+from semaphore_core.errors import InvalidEventError, SemaphoreQueueFullError, WarmupTooSoonError
 from semaphore_core.execution_item import delete_execution_item, put_execution_item
-from semaphore_core.handoff import QueueContext, pump, resume_granted
+from semaphore_core.handoff import HANDOFF_METRICS, QueueContext, handoff_counts, pump, resume_granted
 from semaphore_core.lock_item import Holder, grant_interval_ms
 from semaphore_core.queue import Outcome, QueueLock, Waiter, settle, settle_only
 from semaphore_core.queue import acquire as enqueue_and_settle
@@ -233,12 +228,9 @@ METRICS = (
     "Queued",
     "ReChecks",
     "ResumesRecovered",
-    "Resumes",
-    "GrantsPassedOn",
-    "LockWriteRetries",
+    *HANDOFF_METRICS,
     "WarmupWaits",
     "QueueFull",
-    "LockContention",
 )
 
 
@@ -249,10 +241,8 @@ def metric_counts(result: AcquireResult | None, error: Exception | None = None) 
     waiting), or, under a warm-up rate, WarmupWaits (the call ended with WarmupTooSoonError: the execution
     keeps its place and calls again after the grant interval). ReChecks: the later calls (the waiting task
     timed out, or the rate sent it back). ResumesRecovered: a re-check found the execution already holding:
-    its resume had been lost. Resumes: executions resumed with SendTaskSuccess (this one included).
-    GrantsPassedOn: grants to executions that had ended, handed to the next waiter. LockWriteRetries:
-    conditional writes lost to other writers and retried. QueueFull, LockContention: the call failed with
-    SemaphoreQueueFullError or LockContentionError.
+    its resume had been lost. QueueFull: the call failed with SemaphoreQueueFullError. The rest, shared with
+    the release: ``semaphore_core.handoff.handoff_counts`` (Resumes include this execution's own).
     """
     counts = dict.fromkeys(METRICS, 0)
     if result is not None:
@@ -260,12 +250,11 @@ def metric_counts(result: AcquireResult | None, error: Exception | None = None) 
         counts["Queued"] = int(result.status == "queued" and not result.rechecked)
         counts["ReChecks"] = int(result.rechecked)
         counts["ResumesRecovered"] = int(result.already_held)
-        counts["Resumes"] = len(result.resumed)
-        counts["GrantsPassedOn"] = len(result.dropped)
-        counts["LockWriteRetries"] = max(0, result.attempts - 1)
+        counts.update(handoff_counts(result.resumed, result.dropped, result.attempts, error))
+    else:
+        counts.update(handoff_counts([], [], 0, error))
     counts["WarmupWaits"] = int(isinstance(error, WarmupTooSoonError))
     counts["QueueFull"] = int(isinstance(error, SemaphoreQueueFullError))
-    counts["LockContention"] = int(isinstance(error, LockContentionError))
     return counts
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from semaphore_core.capacity import MAX_EXECUTION_ARN_LENGTH
-from semaphore_core.errors import ConfigurationError, InvalidEventError, LockContentionError
+from semaphore_core.errors import ConfigurationError, InvalidEventError
 from semaphore_core.execution_item import delete_execution_item, read_execution_item
-from semaphore_core.handoff import QueueContext, nudge, pump, resume_granted
+from semaphore_core.handoff import HANDOFF_METRICS, QueueContext, handoff_counts, nudge, pump, resume_granted
 from semaphore_core.queue import release as release_and_settle
 from semaphore_core.validation import require_exact_keys, require_object, require_str
 
@@ -116,24 +116,21 @@ class ReleaseResult:
 
 
 #: The function's metrics (``semaphore_core.metrics``), every one a count per invocation.
-METRICS = ("Releases", "Resumes", "GrantsPassedOn", "LockWriteRetries", "LockContention")
+METRICS = ("Releases", *HANDOFF_METRICS)
 
 
 def metric_counts(result: ReleaseResult | None, error: Exception | None = None) -> dict[str, int]:
     """The function's metrics for one invocation: what ``result`` says, or the ``error`` it raised.
 
-    Releases: slots given back (0 when the execution held none: released already, or only queued).
-    Resumes, GrantsPassedOn, LockWriteRetries, LockContention: as the queue acquire function counts them
-    (``queue_acquire.logic.metric_counts``), so that each sums over both functions.
+    Releases: slots given back (0 when the execution held none: released already, or only queued). The rest,
+    shared with the acquire: ``semaphore_core.handoff.handoff_counts``.
     """
-    counts = dict.fromkeys(METRICS, 0)
-    if result is not None:
-        counts["Releases"] = int(result.released_weight is not None)
-        counts["Resumes"] = len(result.resumed)
-        counts["GrantsPassedOn"] = len(result.dropped)
-        counts["LockWriteRetries"] = max(0, result.attempts - 1)
-    counts["LockContention"] = int(isinstance(error, LockContentionError))
-    return counts
+    if result is None:
+        return {"Releases": 0, **handoff_counts([], [], 0, error)}
+    return {
+        "Releases": int(result.released_weight is not None),
+        **handoff_counts(result.resumed, result.dropped, result.attempts, error),
+    }
 
 
 def release(ctx: QueueContext, request: QueueReleaseRequest) -> ReleaseResult:

@@ -31,6 +31,7 @@ from semaphore_core import dynamo, stepfunctions
 from semaphore_core.clock import Clock
 from semaphore_core.config import LockTableConfig, lock_table_config
 from semaphore_core.dynamo import DynamoDBClient
+from semaphore_core.errors import LockContentionError
 from semaphore_core.execution_item import delete_execution_item, read_execution_item
 from semaphore_core.lambda_time import deadline_ms
 from semaphore_core.queue import Outcome, QueueLock, Waiter, release, settle_only
@@ -333,6 +334,24 @@ def pump(
         if not keep_going(lock):
             break
     return PumpResult(rate_blocked_until=rate_blocked_until, lock=lock)
+
+
+#: The metrics both queue functions report under the same names, so that each sums over both.
+HANDOFF_METRICS = ("Resumes", "GrantsPassedOn", "LockWriteRetries", "LockContention")
+
+
+def handoff_counts(
+    resumed: Sequence[str], dropped: Sequence[str], attempts: int, error: Exception | None
+) -> dict[str, int]:
+    """Resumes: executions resumed with SendTaskSuccess. GrantsPassedOn: grants to executions that had ended,
+    handed to the next waiter. LockWriteRetries: conditional writes lost to other writers and retried.
+    LockContention: the call failed with LockContentionError (``error``)."""
+    return {
+        "Resumes": len(resumed),
+        "GrantsPassedOn": len(dropped),
+        "LockWriteRetries": max(0, attempts - 1),
+        "LockContention": int(isinstance(error, LockContentionError)),
+    }
 
 
 def _log(outcome: str, lock_name: str, execution_arn: str, **fields: object) -> None:
