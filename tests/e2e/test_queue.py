@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from harness import aws
+from harness import aws, emf
 from harness.deployment import Deployment
 from harness.executions import (
     Event,
@@ -191,10 +191,7 @@ def metric_sums(lines: Sequence[str], lock: str, metrics: Mapping[str, Any]) -> 
     """The Embedded Metric Format counts of ``lock`` among a function's output lines, summed; checks that each
     document names the deployment's namespace and dimension."""
     sums: dict[str, int] = {}
-    for line in lines:
-        if not line.startswith("{") or '"_aws"' not in line:
-            continue
-        document = json.loads(line)
+    for document in emf.documents(lines):
         if document.get("lockName") != lock:
             continue
         (directive,) = document["_aws"]["CloudWatchMetrics"]
@@ -406,7 +403,7 @@ def test_with_status_events_lost_the_sweeper_drops_ended_waiters_and_hands_on_en
         assert "FunctionError" not in response, response
         result = dict(json.loads(response["Payload"].read()))
         # The run's metrics line (metrics_namespace is set) says what its result says.
-        documents = [json.loads(line) for line in lambda_output(sweeper)[printed_before:] if '"_aws"' in line]
+        documents = emf.documents(lambda_output(sweeper)[printed_before:])
         counted = [
             (
                 d["_aws"]["CloudWatchMetrics"][0]["Namespace"],

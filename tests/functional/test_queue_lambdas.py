@@ -50,6 +50,7 @@ from sweeper.logic import QueueReleaseError, SweepCursor, sweep
 
 import localaws.patches.dynamodb as atomic_dynamodb
 import localaws.patches.dynamodb_item_size as item_size
+from harness import emf
 
 TABLE = "locks"
 LOCK = "render-farm"
@@ -991,8 +992,7 @@ def metrics_on(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def emf_documents(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     """The Embedded Metric Format documents the handlers printed since the last call."""
-    lines = capsys.readouterr().out.splitlines()
-    return [json.loads(line) for line in lines if line.startswith("{") and '"_aws"' in line]
+    return emf.documents(capsys.readouterr().out.splitlines())
 
 
 def metric_totals(documents: list[dict[str, Any]]) -> dict[str, int]:

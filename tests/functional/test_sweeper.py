@@ -28,6 +28,7 @@ from sweeper.config import LockTable, SweeperConfig
 from sweeper.logic import QueueReleaseError, SweepCursor, SweepResult, release_arguments, sweep
 
 import localaws.patches.dynamodb as atomic_dynamodb
+from harness import emf
 
 TABLE = "locks"
 KEY = "LockName"
@@ -592,7 +593,7 @@ def test_the_handler_sweeps_with_real_execution_statuses(
     context = SimpleNamespace(get_remaining_time_in_millis=lambda: 60_000)
 
     response = handler.lambda_handler({"source": "aws.events", "detail": {}}, context)
-    printed = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    printed = emf.documents(capsys.readouterr().out.splitlines())
 
     assert response == {
         "scanned": 2,
@@ -609,7 +610,7 @@ def test_the_handler_sweeps_with_real_execution_statuses(
     item = lock(ddb, "L")
     assert holders_of(item) == {running}
     assert item["lockCount"] == {"N": "1"}
-    (metrics,) = map(json.loads, printed)  # one Embedded Metric Format line per run
+    (metrics,) = printed  # one Embedded Metric Format line per run
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SfnSemaphore"
     assert {k: metrics[k] for k in ("Semaphore", "SlotsReclaimed", "WaitersRemoved", "SweepErrors")} == {
         "Semaphore": "semaphore",
