@@ -40,12 +40,22 @@ output "lock_name" {
 
 output "acquire_state" {
   description = "JSON of the state that acquires the semaphore (ResultPath null: a Parallel in poll mode, a Task in queue mode), without Next: merge in your own transition and embed it in a definition of your own."
-  value       = jsonencode(local.acquire_state)
+  value       = local.fragments[""].acquire_state
 }
 
 output "release_state" {
-  description = "JSON of the state that releases the semaphore (idempotent, ResultPath null), without Next or End: merge in your own transition."
-  value       = jsonencode(local.release_state)
+  description = "JSON of the state that releases the semaphore (idempotent, ResultPath null), without Next or End: merge in your own transition. For your success path; use release_after_failure_state on the failure path (its inner state names differ)."
+  value       = local.fragments[""].release_state
+}
+
+output "release_after_failure_state" {
+  description = "JSON of the same release as release_state, with distinct inner state names, for the failure path of a definition that also embeds release_state (AWS refuses a state name used twice in one machine)."
+  value       = local.fragments[""].release_after_failure_state
+}
+
+output "fragments" {
+  description = "The embeddable states by name suffix: \"\" (the plain outputs) and every suffix of fragment_name_suffixes, each { acquire_state, release_state, release_after_failure_state } whose nested state names end in the suffix, to embed the semaphore more than once in one state machine."
+  value       = local.fragments
 }
 
 output "acquirer_function_name" {

@@ -135,6 +135,17 @@ variable "work_definition" {
   }
 }
 
+variable "fragment_name_suffixes" {
+  description = "Suffixes for extra copies of the embeddable acquire and release states (output fragments): every state nested inside a copy's states has its name end in the suffix, so the fragments can be embedded more than once in one state machine (AWS refuses a name used twice anywhere in a machine), e.g. [\" (item)\"] for a copy inside a Map's ItemProcessor. The plain outputs acquire_state, release_state and release_after_failure_state are the copy without a suffix."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(distinct(var.fragment_name_suffixes)) == length(var.fragment_name_suffixes) && alltrue([for s in var.fragment_name_suffixes : can(regex("^[A-Za-z0-9 ()._:#-]{1,40}$", s))])
+    error_message = "Each fragment name suffix must be distinct and 1 to 40 characters of letters, digits, spaces and ( ) . _ : # - (state names are at most 80 characters)."
+  }
+}
+
 variable "warmup_tps_limit" {
   description = "Warm-up rate limit: at most this many grants per second per lock, on top of concurrency_limit (e.g. 2 spaces grants 500 ms apart). Null acquires with the pure Step Functions path; a number adds the acquirer Lambda."
   type        = number

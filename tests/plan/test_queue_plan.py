@@ -9,15 +9,12 @@ plans none of it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness import workspace
 from harness.terraform import Terraform
-from localaws.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,18 +25,6 @@ GOOD = {
     "work_definition": json.dumps({"StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": True}}}),
 }
 
-
-@pytest.fixture(scope="module")
-def module_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terraform]:
-    workdir = workspace.prepare(
-        ROOT,
-        f"http://127.0.0.1:{free_port()}",
-        tmp_path_factory.mktemp("plan"),
-        include=("templates", "lambdas/dist"),
-    )
-    terraform = Terraform(workdir, timeout=120)
-    terraform.init()
-    yield terraform
 
 
 def _planned(terraform: Terraform, tmp_path: Path, values: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
 
-from harness import workspace
 from harness.terraform import Terraform, TerraformError
-from localaws.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,6 +67,7 @@ BAD_VALUES: dict[str, list[Any]] = {
     "queue_recheck_seconds": [4, 2.5],
     "queue_peer_state_machine_arns": [["arn:aws:lambda:us-east-1:123456789012:function:render"], ["render"]],
     "metrics_namespace": ["AWS/Lambda", "semi;colon", "   ", ""],
+    "fragment_name_suffixes": [[" (item)", " (item)"], ['" quoted']],
 }
 
 
@@ -99,19 +97,6 @@ CASE_IDS = [(name, index) for name, values in BAD_VALUES.items() for index in ra
 def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
-
-@pytest.fixture(scope="module")
-def module_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terraform]:
-    """The module root, copied and initialized once; its AWS endpoint is a closed port."""
-    workdir = workspace.prepare(
-        ROOT,
-        f"http://127.0.0.1:{free_port()}",
-        tmp_path_factory.mktemp("plan"),
-        include=("templates", "lambdas/dist"),
-    )
-    terraform = Terraform(workdir, timeout=120)
-    terraform.init()
-    yield terraform
 
 
 def _plan(terraform: Terraform, tmp_path: Path, values: dict[str, Any]) -> bool:
