@@ -8,7 +8,7 @@ PORT  ?= 4566
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: ## .venv with pinned deps, Terraform 1.0.3 and the aws provider 3.39.0 under .tools/ (offline, idempotent)
+setup: ## .venv with pinned deps, node_modules/ (asl-validator), Terraform 1.0.3 and the aws provider 3.39.0 under .tools/ (offline, idempotent)
 	@bash scripts/setup.sh
 
 sandbox: setup ## run the local AWS in the foreground on PORT (default 4566) until interrupted

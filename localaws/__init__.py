@@ -5,6 +5,8 @@ we close lives in its own module under ``localaws.patches`` and is applied befor
 
 - ``dynamodb``: every DynamoDB request runs alone, as the real service makes single-item writes atomic.
 - ``stepfunctions``: executions really run (moto's interpreter is switched on before anything exists).
+- ``sfn_definitions``: CreateStateMachine / UpdateStateMachine refuse a definition AWS refuses
+  (``InvalidDefinition``), checked by ``localaws.asl`` (asl-validator plus the AWS rules it lacks).
 
 Start it with ``python -m localaws --port PORT`` (``make sandbox``) or, from Python, ``LocalAws``.
 """

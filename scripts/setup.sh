@@ -5,6 +5,7 @@
 #   .tools/bin/terraform         Terraform 1.0.3 with the offline CLI config below
 #   .tools/mirror/               hashicorp/aws 3.39.0 as a packed filesystem mirror
 #   .tools/terraformrc           CLI config: that mirror, a shared plugin cache, no checkpoint
+#   node_modules/                asl-validator, pinned by package-lock.json (npm ci, no install scripts)
 # Idempotent: a second run checks stamps and returns in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,13 @@ checkov_hash=$(sha256sum requirements-checkov.txt | cut -d' ' -f1)
 if [ "$(cat .venv-checkov/.requirements.sha256 2>/dev/null)" != "$checkov_hash" ]; then
   .venv-checkov/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt
   echo "$checkov_hash" > .venv-checkov/.requirements.sha256
+fi
+
+# --- Node tools: asl-validator (localaws.asl), exactly as package-lock.json pins it ---------
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.lockfile.sha256 2>/dev/null)" != "$lock_hash" ]; then
+  npm ci --quiet --no-audit --no-fund --ignore-scripts >/dev/null  # only its summary line; errors go to stderr
+  echo "$lock_hash" > node_modules/.lockfile.sha256
 fi
 
 # --- Terraform ------------------------------------------------------------------
@@ -91,4 +99,4 @@ SH
 chmod 0755 "$tools/bin/terraform.new"
 mv "$tools/bin/terraform.new" "$tools/bin/terraform"
 
-echo "setup: .venv ($(.venv/bin/python --version)), .venv-checkov ($(grep -o "^checkov==.*" requirements-checkov.txt)), $("$tools/bin/terraform" version | head -n1), aws provider $AWS_PROVIDER_VERSION mirror ready"
+echo "setup: .venv ($(.venv/bin/python --version)), .venv-checkov ($(grep -o "^checkov==.*" requirements-checkov.txt)), asl-validator $(node -p 'require("./node_modules/asl-validator/package.json").version'), $("$tools/bin/terraform" version | head -n1), aws provider $AWS_PROVIDER_VERSION mirror ready"
