@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from harness.terraform import Terraform, TerraformError
+from localaws import asl
 
 GOOD = {
     "name": "names",
@@ -68,6 +69,7 @@ def test_the_poll_machine_uses_every_state_name_once(
     definition = json.loads(_outputs(module_root, tmp_path, values)["state_machine_definition"])
     names = list(state_names(definition["States"]))
     assert repeated(iter(names)) == []
+    assert asl.validate(json.dumps(definition)) == []
     # Both releases are there, each with its own inner states.
     assert {"Release slot", "Release slot after failure"} <= set(names)
 
@@ -104,6 +106,7 @@ def test_fragments_embed_on_both_paths_and_again_with_a_suffix(
     }
     names = list(state_names(states))
     assert repeated(iter(names)) == []
+    assert asl.validate(json.dumps({"StartAt": "Acquire", "States": states})) == []
     assert "Acquire slot (item)" in names and "Release slot (item)" in names
     assert "Release slot after failure" in names
     for key in ("Next", "End"):
