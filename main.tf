@@ -31,7 +31,9 @@ locals {
   ]
 
   # Lambda service errors worth retrying in place (the acquirer's own outcomes are caught by name instead).
+  # AWS's recommended Lambda retrier names the first four.
   transient_lambda_errors = [
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
