@@ -192,6 +192,8 @@ module "acquirer" {
   role_permissions_boundary              = var.role_permissions_boundary
   cloudwatch_log_group_retention_in_days = var.cloudwatch_log_group_retention_in_days
   cloudwatch_log_group_kms_key_id        = var.cloudwatch_log_group_kms_key_arn
+  metrics_namespace                      = var.metrics_namespace
+  metrics_semaphore                      = var.name
   tags                                   = var.tags
 }
 

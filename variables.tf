@@ -265,7 +265,7 @@ variable "lambda_dead_letter_target_arn" {
 ################################################################################
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace for the counts the module's Lambda functions report (queue mode's two functions, the sweeper), as Embedded Metric Format log lines with one dimension, Semaphore = name: no API call and no permission, but each metric is a billed custom metric. Null (the default) reports none. The metrics are listed in the README's Metrics section."
+  description = "CloudWatch namespace for the counts the module's Lambda functions report (queue mode's two functions, poll mode's acquirer with warmup_tps_limit, the sweeper), as Embedded Metric Format log lines with one dimension, Semaphore = name: no API call and no permission, but each metric is a billed custom metric. Null (the default) reports none. The metrics are listed in the README's Metrics section."
   type        = string
   default     = null
 

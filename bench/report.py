@@ -27,6 +27,13 @@ def _dynamodb(summary: ModeSummary) -> str:
     return text
 
 
+def _start_spacing(summary: ModeSummary) -> str:
+    text = f"{_ms(summary.work_start_gap_min)} / {_ms(summary.work_start_gap_p5)}"
+    if summary.grant_interval is None:
+        return text + " (no rate)"
+    return text + f" (1/tps {_ms(summary.grant_interval)})"
+
+
 #: The table's rows: a label and how to show one mode's value.
 ROWS: list[tuple[str, Callable[[ModeSummary], str]]] = [
     ("executions succeeded", lambda s: f"{s.succeeded}/{s.executions}"),
@@ -36,6 +43,7 @@ ROWS: list[tuple[str, Callable[[ModeSummary], str]]] = [
     ("handoff p50", lambda s: _ms(s.handoff_p50)),
     ("handoff p95", lambda s: _ms(s.handoff_p95)),
     ("handoff max", lambda s: _ms(s.handoff_max)),
+    ("work starts: min / p5 spacing", _start_spacing),
     ("idle slot time while executions waited", lambda s: f"{s.idle_slot_seconds:.1f} slot-s"),
     (
         "billed transitions / execution: semaphore",
@@ -89,6 +97,11 @@ def parameters_line(params: Params) -> str:
         f"poll mode waits {params.poll_wait_seconds} s between attempts, "
         f"the baseline {params.baseline_wait_seconds} s; modes run one after another on one local AWS "
         f"in the order {', '.join(params.modes)}, each after {params.warmup} unmeasured warm-up executions"
+        + (
+            ""
+            if params.warmup_tps_limit is None
+            else f"; poll and queue mode under a warm-up rate of {params.warmup_tps_limit:g} grants/s"
+        )
     )
 
 

@@ -5,7 +5,10 @@ executions (staggered so that arrival order is defined), waits for them while sa
 every history and destroys the root. The modes run one after another, not side by side: on a 2-core machine
 three runs at once would compete for the same CPU and the same emulator, and each mode's numbers would depend
 on the others. Each mode first runs an unmeasured warm-up batch (--warmup, default 2 x limit executions), so
-that queue mode's Lambdas run in warm execution environments, as on a busy semaphore on AWS.
+that queue mode's Lambdas run in warm execution environments, as on a busy semaphore on AWS. With
+--warmup-tps-limit, poll and queue mode also run under that warm-up rate (poll mode then acquires through the
+acquirer Lambda), and the report's work-start spacing row shows how it held; --warmup 0 measures the burst of
+cold execution environments where a late write matters most.
 
 Prints a Markdown table and the issue's targets (PASS/FAIL), and writes results.md, results.json and one PNG
 per mode under --results-dir (default bench/results/).
@@ -45,6 +48,13 @@ def _modes(text: str) -> tuple[str, ...]:
     if unknown or not modes or len(set(modes)) != len(modes):
         raise argparse.ArgumentTypeError(f"modes must be distinct names from {', '.join(MODES)}")
     return modes
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number above 0")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -88,6 +98,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(default 2 x limit; 0 measures from cold)",
     )
     parser.add_argument(
+        "--warmup-tps-limit",
+        type=_rate,
+        default=None,
+        help="warm-up rate for poll and queue mode, grants per second (default none; the baseline has none)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=None, help="seconds each mode may run (default max(120, 30 x ideal))"
     )
     parser.add_argument(
@@ -110,6 +126,8 @@ def mode_variables(mode: str, params: Params) -> dict[str, VarValue]:
         "weight": params.weight,
         "work_seconds": params.work_seconds,
     }
+    if mode != "baseline" and params.warmup_tps_limit is not None:
+        variables["warmup_tps_limit"] = params.warmup_tps_limit
     if mode == "poll":
         variables["acquire_wait_seconds"] = params.poll_wait_seconds
     elif mode == "baseline":
@@ -133,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         baseline_wait_seconds=args.baseline_wait_seconds,
         warmup=2 * args.limit if args.warmup is None else args.warmup,
         modes=args.modes,
+        warmup_tps_limit=args.warmup_tps_limit,
     )
     timeout = args.timeout or max(120.0, 30 * params.ideal_makespan)
     results_dir: Path = args.results_dir.resolve()

@@ -25,11 +25,19 @@ class Params:
     baseline_wait_seconds: int
     warmup: int
     modes: tuple[str, ...]
+    #: The warm-up rate given to the poll and queue modes (grants per second), or None for none.
+    warmup_tps_limit: float | None = None
 
     @property
     def capacity(self) -> int:
         """How many executions fit inside the work at once."""
         return self.limit // self.weight
+
+    def grant_interval(self, mode: str) -> float | None:
+        """Seconds between two grants under the warm-up rate in ``mode`` (the baseline has none)."""
+        if self.warmup_tps_limit is None or mode == "baseline":
+            return None
+        return 1 / self.warmup_tps_limit
 
     @property
     def ideal_makespan(self) -> float:
@@ -68,6 +76,10 @@ class ModeSummary:
     lock_samples: int
     load_start: float
     load_end: float
+    #: Between successive work starts (``metrics.work_start_gaps``), and 1/tps where a warm-up rate applies.
+    work_start_gap_min: float | None = None
+    work_start_gap_p5: float | None = None
+    grant_interval: float | None = None
     #: DynamoDB request units and requests, and Lambda invocations and GB-seconds, per execution (the local
     #: AWS's billing meter; Lambda durations are this machine's); ``unmetered`` counts requests whose units
     #: the meter does not work out (none of the module's requests per execution are of that kind).
@@ -107,6 +119,7 @@ def summarize(run: ModeRun, params: Params) -> ModeSummary:
     semaphore_mean = statistics.fmean(semaphore)
     usage = run.usage
     count = len(records)
+    start_gaps = metrics.work_start_gaps(records)
     return ModeSummary(
         mode=run.mode,
         executions=len(records),
@@ -132,6 +145,9 @@ def summarize(run: ModeRun, params: Params) -> ModeSummary:
         lock_samples=len(run.samples),
         load_start=run.load[0],
         load_end=run.load[1],
+        work_start_gap_min=min(start_gaps, default=None),
+        work_start_gap_p5=metrics.percentile(start_gaps, 5),
+        grant_interval=params.grant_interval(run.mode),
         write_units_per_execution=usage.write_units / count,
         read_units_per_execution=usage.read_units / count,
         dynamodb_requests_per_execution=sum(usage.requests.values()) / count,

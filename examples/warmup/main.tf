@@ -12,6 +12,7 @@ module "sfn_semaphore" {
   warmup_tps_limit     = var.warmup_tps_limit
   acquire_wait_seconds = var.acquire_wait_seconds
   lambda_runtime       = var.lambda_runtime
+  metrics_namespace    = var.metrics_namespace
 
   work_definition = jsonencode({
     StartAt = "Do work"

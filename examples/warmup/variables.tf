@@ -39,3 +39,9 @@ variable "lambda_runtime" {
   type        = string
   default     = "python3.12"
 }
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace for the acquirer's and the sweeper's metrics (grants, refusals, warm-up waits), or null for none."
+  type        = string
+  default     = null
+}

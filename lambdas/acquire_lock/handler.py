@@ -11,6 +11,9 @@ Result on success::
 
 Otherwise the function fails with an error name the state machine routes on: ``SemaphoreFullError``,
 ``WarmupTooSoonError``, ``LockThrottledError`` (wait, then try again) or ``InvalidEventError`` (fail fast).
+
+With ``METRICS_NAMESPACE`` set, each call also prints its counts (``logic.metric_counts``) as one CloudWatch
+Embedded Metric Format line (``semaphore_core.metrics``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ import os
 import time
 from typing import Any, Callable
 
-from acquire_lock.logic import AcquireRequest, acquire_waiting_for_warmup
+from acquire_lock.logic import AcquireRequest, AcquireStats, acquire_waiting_for_warmup, metric_counts
+from semaphore_core import metrics
 from semaphore_core.clock import Clock, system_clock_ms
 from semaphore_core.config import lock_table_config
 from semaphore_core.dynamo import get_client
+from semaphore_core.errors import LockThrottledError, SemaphoreFullError, WarmupTooSoonError
 
 logging.getLogger("acquire_lock").setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
@@ -44,5 +49,13 @@ def lambda_handler(event: object, context: object) -> dict[str, Any]:
     budget_ms = MAX_WARMUP_WAIT_MS
     if callable(remaining):
         budget_ms = max(0, min(budget_ms, int(remaining()) - SAFETY_MARGIN_MS))
-    grant = acquire_waiting_for_warmup(get_client(), clock, sleep, lock_table_config(), request, budget_ms)
+    config = lock_table_config()
+    stats = AcquireStats()
+    properties = {"lockName": request.lock_name}
+    try:
+        grant = acquire_waiting_for_warmup(get_client(), clock, sleep, config, request, budget_ms, stats)
+    except (SemaphoreFullError, WarmupTooSoonError, LockThrottledError) as error:
+        metrics.emit(metric_counts(None, stats, error), properties, clock=clock)
+        raise
+    metrics.emit(metric_counts(grant, stats), properties, clock=clock)
     return grant.to_response()

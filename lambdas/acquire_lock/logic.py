@@ -7,13 +7,22 @@ A grant is one atomic write that checks, on the lock item of docs/lock-item.md:
   * the count plus this execution's weight stays within the limit,
   * this execution does not hold the lock yet,
   * with a warm-up limit, the next allowed grant time (``nextGrantAt``) has passed,
-and in the same write adds the weight to the count, records the holder and, with a warm-up limit, moves
-``nextGrantAt`` to now + ceil(1000 / tps) ms. UpdateItem creates a missing item, so the first grant needs no
-separate create step and cannot race with another first grant.
+and in the same write adds the weight to the count and records the holder. UpdateItem creates a missing item,
+so the first grant needs no separate create step and cannot race with another first grant.
+
+The warm-up rate's guarantee: successive grants of a lock are sent at least ceil(1000 / tps) ms apart from
+when the previous grant's write *returned*, on the functions' clocks, so they also commit that far apart; a
+clock read before a write says nothing about when it lands (a write can take hundreds of milliseconds while
+new execution environments start). So the grant's write reserves the rate for the interval plus
+``WARMUP_RESERVE_MS`` and marks itself pending (``pendingGrant``), and when it has returned a second write
+settles ``nextGrantAt`` to that moment + the interval, conditioned on the grant still being the pending one.
+The guarantee holds unless a grant's write takes longer than ``WARMUP_RESERVE_MS`` (the reservation then ran
+out before the settle); ``AcquireStats.settled`` reports a settle that came too late.
 
 A refused write returns the item it saw (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), so the refusal is
 classified from the very state that caused it, with no second read that could race: already held (a retry
-whose first response was lost: success, no second grant), full, or too soon.
+whose first response was lost: success, no second grant; it settles its grant if that is still pending),
+full, or too soon.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from semaphore_core.clock import Clock, iso8601_utc, parse_iso8601_ms
 from semaphore_core.config import LockTableConfig
@@ -46,10 +55,13 @@ from semaphore_core.errors import (
 from semaphore_core.lock_item import (
     LOCK_COUNT,
     VERSION,
+    WARMUP_RESERVE_MS,
     LockItem,
-    add_warmup_clause,
+    add_reserving_warmup_clause,
+    add_settle_clause,
     grant_interval_ms,
     holder_value,
+    warmup_token,
 )
 from semaphore_core.validation import (
     optional_positive_number,
@@ -66,6 +78,8 @@ MAX_LOCK_NAME_LENGTH = 1024
 #: A refusal is classified from the item the failed write saw. Only when DynamoDB returned no item (an
 #: emulator without ALL_OLD) is the item read again, and a change in between is retried this many times.
 MAX_ATTEMPTS = 3
+#: While a grant is pending past its interval (its write or its settle is slow), look again this often.
+SETTLE_POLL_MS = 25
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,19 @@ class AcquireRequest:
     def grant_interval_ms(self) -> int | None:
         """Milliseconds between two grants under the warm-up limit; None without one."""
         return grant_interval_ms(self.tps_limit)
+
+
+@dataclass
+class AcquireStats:
+    """What one call did beyond its outcome, for its metrics (``metric_counts``)."""
+
+    #: Refused writes that the item did not explain (it changed after the refusal), tried again.
+    write_retries: int = 0
+    #: Sleeps in the function until the warm-up rate allowed a grant.
+    warmup_sleeps: int = 0
+    #: Warm-up: True when the grant's settle landed, False when it did not (another grant came first, or the
+    #: write failed: the spacing then rests on the reservation alone); None when there was nothing to settle.
+    settled: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +163,10 @@ def build_update(request: AcquireRequest, config: LockTableConfig, now_ms: int) 
     )
     interval_ms = request.grant_interval_ms
     if interval_ms is not None:
-        update_suffix, condition_suffix = add_warmup_clause(names, values, now_ms, interval_ms)
+        token = warmup_token(request.execution_arn, now_ms)
+        update_suffix, condition_suffix = add_reserving_warmup_clause(
+            names, values, now_ms, interval_ms, token
+        )
         update += update_suffix
         condition += condition_suffix
     return {
@@ -174,17 +204,82 @@ def classify_refusal(request: AcquireRequest, item: LockItem, now_ms: int) -> Gr
         )
     if request.tps_limit is not None and item.next_grant_at is not None and item.next_grant_at > now_ms:
         wait_ms = item.next_grant_at - now_ms
+        if item.pending_grant is None:
+            when = f"in {wait_ms} ms (at {iso8601_utc(item.next_grant_at)})"
+        else:
+            # A reservation: the last grant settles it, one interval after its write returned, so no sooner
+            # than one interval after it was sent (the reservation less WARMUP_RESERVE_MS). Look again then,
+            # or shortly if that has passed and the settle is late.
+            wait_ms = min(wait_ms, max(item.next_grant_at - WARMUP_RESERVE_MS - now_ms, SETTLE_POLL_MS))
+            when = f"once the last grant has settled: look again in {wait_ms} ms"
         raise WarmupTooSoonError(
             f"lock {request.lock_name!r} is warming up at {request.tps_limit:g} grants/s:"
-            f" next grant allowed in {wait_ms} ms (at {iso8601_utc(item.next_grant_at)})",
+            f" next grant allowed {when}",
             wait_ms=wait_ms,
         )
     return None
 
 
-def acquire(client: DynamoDBClient, clock: Clock, config: LockTableConfig, request: AcquireRequest) -> Grant:
-    """Grants a slot or raises the named error the state machine routes on."""
-    for _attempt in range(MAX_ATTEMPTS):
+def build_settle(
+    request: AcquireRequest, config: LockTableConfig, token: str, next_grant_at: int
+) -> dict[str, Any]:
+    """The UpdateItem arguments that settle the warm-up grant ``token`` to ``next_grant_at``."""
+    names = {"#version": VERSION}
+    values = {":one": number(1)}
+    update, condition = add_settle_clause(names, values, token, next_grant_at)
+    return {
+        "TableName": config.table_name,
+        "Key": {config.lock_id_attribute: string(request.lock_name)},
+        "UpdateExpression": update + " ADD #version :one",
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def settle(
+    client: DynamoDBClient, clock: Clock, config: LockTableConfig, request: AcquireRequest, granted_at: int
+) -> bool:
+    """After a warm-up grant's write returned: the next grant of the lock no sooner than one interval from
+    now. True if that is what the lock item says now.
+
+    Never fails the call: the grant is made, and a settle that did not land leaves the reservation, which
+    keeps the next grant back until it expires (later than the settle would have, never sooner). Refused, it
+    was either a copy of itself that landed first (botocore resends after a lost response) or a later grant
+    already made, once this grant's reservation had run out: then the grant came too late to be spaced.
+    """
+    interval_ms = request.grant_interval_ms
+    assert interval_ms is not None, "only a warm-up grant settles"
+    token = warmup_token(request.execution_arn, granted_at)
+    next_grant_at = clock() + interval_ms
+    try:
+        client.update_item(**build_settle(request, config, token, next_grant_at))
+    except ClientError as error:
+        seen = LockItem.from_dynamodb(old_item_of(error)) if is_conditional_check_failed(error) else None
+        if seen is not None and seen.settled_grant == token:
+            return True
+        _log_settle("not settled", request, granted_at, next_grant_at, error)
+        return False
+    except BotoCoreError as error:
+        _log_settle("not settled", request, granted_at, next_grant_at, error)
+        return False
+    _log_settle("settled", request, granted_at, next_grant_at, None)
+    return True
+
+
+def acquire(
+    client: DynamoDBClient,
+    clock: Clock,
+    config: LockTableConfig,
+    request: AcquireRequest,
+    stats: AcquireStats | None = None,
+) -> Grant:
+    """Grants a slot or raises the named error the state machine routes on; ``stats`` collects what it did."""
+    stats = stats if stats is not None else AcquireStats()
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            stats.write_retries += 1
         now_ms = clock()
         try:
             response = client.update_item(**build_update(request, config, now_ms))
@@ -195,9 +290,15 @@ def acquire(client: DynamoDBClient, clock: Clock, config: LockTableConfig, reque
             seen = old_item_of(error)
             if seen is None:
                 seen = _read_item(client, config, request)
-            existing = classify_refusal(request, LockItem.from_dynamodb(seen), now_ms)
+            item = LockItem.from_dynamodb(seen)
+            existing = classify_refusal(request, item, now_ms)
             if existing is not None:
                 _log("already held", existing)
+                # The earlier call granted but did not settle (it timed out, or its response was lost
+                # before): settle now, from this call's time, after which this execution's work starts.
+                token = warmup_token(request.execution_arn, existing.granted_at)
+                if request.grant_interval_ms is not None and item.pending_grant == token:
+                    stats.settled = settle(client, clock, config, request, existing.granted_at)
                 return existing
             continue
         attributes = response.get("Attributes", {})
@@ -209,6 +310,8 @@ def acquire(client: DynamoDBClient, clock: Clock, config: LockTableConfig, reque
             granted_at=now_ms,
         )
         _log("granted", grant)
+        if request.grant_interval_ms is not None:
+            stats.settled = settle(client, clock, config, request, now_ms)
         return grant
     raise SemaphoreFullError(
         f"lock {request.lock_name!r} refused {MAX_ATTEMPTS} grants and changed before each could be"
@@ -223,21 +326,60 @@ def acquire_waiting_for_warmup(
     config: LockTableConfig,
     request: AcquireRequest,
     max_wait_ms: int,
+    stats: AcquireStats | None = None,
 ) -> Grant:
     """``acquire``, but when only the warm-up rate stands in the way and its next grant is due within
     ``max_wait_ms`` (in total), sleep until then and try again, instead of sending the execution into a
     retry at least one second later. This is what lets executions start at the full rate: with whole-second
     retries, waiters that retry in step would get about one grant per second whatever the rate allows.
     """
+    stats = stats if stats is not None else AcquireStats()
     waited_ms = 0
     while True:
         try:
-            return acquire(client, clock, config, request)
+            return acquire(client, clock, config, request, stats)
         except WarmupTooSoonError as too_soon:
             if waited_ms + too_soon.wait_ms > max_wait_ms:
                 raise
             sleep(too_soon.wait_ms / 1000)
+            stats.warmup_sleeps += 1
             waited_ms += too_soon.wait_ms
+
+
+#: The function's metrics (``semaphore_core.metrics``), every one a count per invocation.
+METRICS = (
+    "Granted",
+    "AlreadyHeld",
+    "Full",
+    "WarmupWaits",
+    "WarmupSleeps",
+    "WarmupUnsettled",
+    "LockWriteRetries",
+    "LockThrottled",
+)
+
+
+def metric_counts(grant: Grant | None, stats: AcquireStats, error: Exception | None = None) -> dict[str, int]:
+    """The function's metrics for one invocation: the ``grant`` it returned, or the ``error`` it raised.
+
+    Granted: new grants. AlreadyHeld: calls that found the execution holding already (a retry after a lost
+    response or a timeout). Full: calls refused with SemaphoreFullError. WarmupWaits: calls that ended with
+    WarmupTooSoonError (the state machine calls again after its retry interval). WarmupSleeps: sleeps in the
+    function until the rate allowed a grant. WarmupUnsettled: grants whose settle did not land
+    (``AcquireStats.settled``): above 0, some grant may have been spaced less than the interval from the one
+    before. LockWriteRetries: refused writes tried again. LockThrottled: calls that failed with
+    LockThrottledError after the client's own retries.
+    """
+    return {
+        "Granted": int(grant is not None and not grant.already_held),
+        "AlreadyHeld": int(grant is not None and grant.already_held),
+        "Full": int(isinstance(error, SemaphoreFullError)),
+        "WarmupWaits": int(isinstance(error, WarmupTooSoonError)),
+        "WarmupSleeps": stats.warmup_sleeps,
+        "WarmupUnsettled": int(stats.settled is False),
+        "LockWriteRetries": stats.write_retries,
+        "LockThrottled": int(isinstance(error, LockThrottledError)),
+    }
 
 
 def _read_item(client: DynamoDBClient, config: LockTableConfig, request: AcquireRequest) -> Item | None:
@@ -264,3 +406,22 @@ def _raise_if_throttled(error: ClientError, request: AcquireRequest) -> None:
 
 def _log(outcome: str, grant: Grant) -> None:
     logger.info(json.dumps({"outcome": outcome, **grant.to_response()}))
+
+
+def _log_settle(
+    outcome: str, request: AcquireRequest, granted_at: int, next_grant_at: int, error: Exception | None
+) -> None:
+    fields: dict[str, Any] = {
+        "outcome": outcome,
+        "lockName": request.lock_name,
+        "executionArn": request.execution_arn,
+        "grantedAt": granted_at,
+        # From the grant's clock reading to the settle's: how long the grant's write took, and more.
+        "settleDelayMs": next_grant_at - (request.grant_interval_ms or 0) - granted_at,
+        "nextGrantAt": next_grant_at,
+    }
+    if error is not None:
+        fields["error"] = f"{type(error).__name__}: {error}"
+        logger.warning(json.dumps(fields))
+    else:
+        logger.info(json.dumps(fields))

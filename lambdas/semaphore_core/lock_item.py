@@ -1,7 +1,8 @@
 """The lock item of docs/lock-item.md as code: attribute names, holder detection and a parsed view.
 
 One item per lock: the partition key holds the lock's name, ``lockCount`` the sum of the holders' weights,
-one map attribute per holder named by its execution ARN, and ``nextGrantAt`` for the warm-up limit.
+one map attribute per holder named by its execution ARN, and ``nextGrantAt`` (with ``pendingGrant`` in poll
+mode) for the warm-up limit.
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ from semaphore_core.errors import LockItemCorruptError
 DEFAULT_LOCK_ID_ATTRIBUTE = "LockName"
 LOCK_COUNT = "lockCount"
 NEXT_GRANT_AT = "nextGrantAt"
+#: Poll mode's warm-up: the grant whose ``nextGrantAt`` is still a reservation, not yet settled from the time
+#: its write returned (``warmup_token``). Absent once settled.
+PENDING_GRANT = "pendingGrant"
+#: Poll mode's warm-up: the last grant that settled, so a settle refused because a copy of it landed first can
+#: tell that from one refused because a later grant came.
+SETTLED_GRANT = "settledGrant"
+#: How much longer than the interval a poll-mode warm-up grant holds the rate while its write is in flight:
+#: the next grant waits for the settle, or, if the grant's function died before settling, this long.
+WARMUP_RESERVE_MS = 1000
 #: Bumped by every write to a lock item, so read-modify-write writers (queue mode) can condition on it.
 VERSION = "version"
 #: Every holder attribute is an execution ARN, and nothing else in the item starts with this.
@@ -43,6 +53,39 @@ def add_warmup_clause(
     return ", #next = :next_grant_at", " AND (attribute_not_exists(#next) OR #next <= :now_ms)"
 
 
+def warmup_token(execution_arn: str, granted_at_ms: int) -> str:
+    """Names one grant (an execution may hold a lock again later, never twice in one millisecond); its
+    ``granted_at_ms`` is also the holder's ``acquiredAt``, so a retried call can rebuild it."""
+    return f"{granted_at_ms} {execution_arn}"
+
+
+def add_reserving_warmup_clause(
+    names: dict[str, str], values: dict[str, AttributeValue], now_ms: int, interval_ms: int, token: str
+) -> tuple[str, str]:
+    """Poll mode's warm-up part of a grant: like ``add_warmup_clause``, but it reserves the rate for
+    ``interval_ms + WARMUP_RESERVE_MS`` and marks itself pending: the grant's write may land late, so only
+    when it has returned does ``add_settle_clause`` fix the next grant time. Fills ``names``/``values``;
+    returns (update suffix, condition suffix)."""
+    update, condition = add_warmup_clause(names, values, now_ms, interval_ms + WARMUP_RESERVE_MS)
+    names["#pending"] = PENDING_GRANT
+    values[":pending"] = string(token)
+    return update + ", #pending = :pending", condition
+
+
+def add_settle_clause(
+    names: dict[str, str], values: dict[str, AttributeValue], token: str, next_grant_at: int
+) -> tuple[str, str]:
+    """The write after a poll-mode warm-up grant returned: ``nextGrantAt`` becomes ``next_grant_at`` (when it
+    returned + the interval), only while the grant ``token`` is still the pending one, so it never moves a
+    later grant's time and a repeated copy changes nothing. Returns (update expression, condition)."""
+    names["#next"] = NEXT_GRANT_AT
+    names["#pending"] = PENDING_GRANT
+    names["#settled"] = SETTLED_GRANT
+    values[":next_grant_at"] = number(next_grant_at)
+    values[":pending"] = string(token)
+    return "SET #next = :next_grant_at, #settled = :pending REMOVE #pending", "#pending = :pending"
+
+
 def is_holder_attribute(name: str) -> bool:
     return name.startswith(HOLDER_PREFIX)
 
@@ -65,6 +108,8 @@ class LockItem:
     count: int = 0
     next_grant_at: int | None = None
     holders: Mapping[str, Holder] = field(default_factory=dict)
+    pending_grant: str | None = None
+    settled_grant: str | None = None
 
     @classmethod
     def from_dynamodb(cls, item: Item | None) -> LockItem:
@@ -73,7 +118,13 @@ class LockItem:
         count = parse_int(item[LOCK_COUNT], LOCK_COUNT) if LOCK_COUNT in item else 0
         next_grant_at = parse_int(item[NEXT_GRANT_AT], NEXT_GRANT_AT) if NEXT_GRANT_AT in item else None
         holders = {name: _parse_holder(name, v) for name, v in item.items() if is_holder_attribute(name)}
-        return cls(count=count, next_grant_at=next_grant_at, holders=holders)
+        return cls(
+            count=count,
+            next_grant_at=next_grant_at,
+            holders=holders,
+            pending_grant=_optional_string(item.get(PENDING_GRANT)),
+            settled_grant=_optional_string(item.get(SETTLED_GRANT)),
+        )
 
     @property
     def holders_weight(self) -> int:
@@ -90,3 +141,8 @@ def _parse_holder(name: str, value: AttributeValue) -> Holder:
         weight=parse_int(fields[HOLDER_WEIGHT], f"{name}.{HOLDER_WEIGHT}"),
         acquired_at=acquired_at if isinstance(acquired_at, str) else None,
     )
+
+
+def _optional_string(value: AttributeValue | None) -> str | None:
+    text = value.get("S") if isinstance(value, Mapping) else None
+    return text if isinstance(text, str) else None

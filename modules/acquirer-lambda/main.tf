@@ -33,10 +33,13 @@ resource "aws_lambda_function" "this" {
 
   reserved_concurrent_executions = var.reserved_concurrent_executions
 
+  # Empty METRICS_NAMESPACE: the function prints no metrics (lambdas/semaphore_core/metrics.py).
   environment {
     variables = {
       LOCK_TABLE_NAME   = var.lock_table_name
       LOCK_ID_ATTRIBUTE = var.lock_id_attribute
+      METRICS_NAMESPACE = var.metrics_namespace == null ? "" : var.metrics_namespace
+      METRICS_SEMAPHORE = var.metrics_semaphore == null ? var.name : var.metrics_semaphore
     }
   }
 

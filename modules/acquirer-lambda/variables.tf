@@ -187,6 +187,23 @@ variable "cloudwatch_log_group_kms_key_id" {
   }
 }
 
+variable "metrics_namespace" {
+  description = "CloudWatch namespace for the function's counts, printed as one Embedded Metric Format log line per call (no API call, no permission; each metric is a billed custom metric), or null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.metrics_namespace == null || (var.metrics_namespace != "" && can(regex("^[0-9A-Za-z._/#: -]{1,255}$", coalesce(var.metrics_namespace, "x"))) && can(regex("[^ ]", coalesce(var.metrics_namespace, "x"))) && substr(coalesce(var.metrics_namespace, "x"), 0, 4) != "AWS/")
+    error_message = "The metrics namespace must be 1 to 255 characters of letters, digits, spaces and . - _ / # :, not all spaces and not starting with AWS/ (reserved for AWS), or null to report no metrics."
+  }
+}
+
+variable "metrics_semaphore" {
+  description = "Value of the metrics' one dimension, Semaphore; null uses name."
+  type        = string
+  default     = null
+}
+
 ################################################################################
 # General
 ################################################################################

@@ -164,3 +164,11 @@ def test_idle_slot_time_counts_free_slots_only_while_someone_waits() -> None:
     assert metrics.idle_slot_seconds(records, capacity=2) == pytest.approx(0.5)
     # With one slot, execution 2 waits behind both: the slot is free only from 1.0 to 1.5 as well.
     assert metrics.idle_slot_seconds(records, capacity=1) == pytest.approx(0.5)
+
+
+def test_work_start_gaps_are_between_successive_entries_over_all_executions() -> None:
+    # Entries at 0.2, 0.6 and 1.5 s, out of arrival order; one execution that never worked.
+    records = [_record(0, 1.5, 2.0), _record(1, 0.2, 1.0), _record(2, 0.6, 3.0)]
+    records.append(metrics.ExecutionRecord(3, "arn:x", "FAILED", 0.0, 0.0, 0.1, None, records[0].transitions))
+    assert metrics.work_start_gaps(records) == pytest.approx([0.4, 0.9])
+    assert metrics.work_start_gaps(records[:1]) == []

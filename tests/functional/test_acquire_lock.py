@@ -1,26 +1,32 @@
 """The acquirer Lambda through its real handler, against moto's DynamoDB in this process (``mock_aws``).
 
 Every outcome the state machine routes on: granted, already held, full, too soon (warm-up), throttled,
-malformed event; plus a race of many concurrent acquirers on one lock item that must never overshoot.
+malformed event; a race of many concurrent acquirers on one lock item that must never overshoot; the warm-up
+spacing when writes land or answer late; and the metrics each call prints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
 import random
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 from acquire_lock import handler
+from acquire_lock.logic import SETTLE_POLL_MS
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
+from semaphore_core.clock import system_clock_ms
 from semaphore_core.dynamo import get_client
 from semaphore_core.errors import (
     InvalidEventError,
@@ -28,9 +34,10 @@ from semaphore_core.errors import (
     SemaphoreFullError,
     WarmupTooSoonError,
 )
-from semaphore_core.lock_item import LockItem
+from semaphore_core.lock_item import WARMUP_RESERVE_MS, LockItem
 
 import localaws.patches.dynamodb as atomic_dynamodb
+from harness import emf
 
 TABLE = "locks"
 LOCK = "ocr-service"
@@ -585,3 +592,472 @@ def test_a_grant_due_after_the_budget_is_refused_without_sleeping(
         invoke(event(executionArn=arn("second"), limit=5, tpsLimit=2))
     assert clock.slept == []
     assert lock_item(ddb).count == 1
+
+
+# ----------------------------------------------------------------------------------------------------
+# Warm-up spacing when writes are slow: the next grant is spaced from when a grant's write returned
+# ----------------------------------------------------------------------------------------------------
+
+INTERVAL = 400  # tpsLimit 2.5, as in the runs that found grants landing 0.12 s apart
+
+
+@dataclass
+class GrantWrite:
+    """One grant write (an UpdateItem that records a holder), on the Lambda's clock."""
+
+    holder: str
+    sent: int
+    landed: int
+    returned: int
+    granted: bool
+
+
+class SlowDynamoDB:
+    """The moto client, with hooks around every UpdateItem of the lock item, so a test can make a write land
+    late (``before_write``: runs before it reaches DynamoDB, e.g. moves the clock), answer late
+    (``after_write``: runs after it was applied, before its answer comes back), or let another acquirer act in
+    between. Records every grant write with the clock at each step."""
+
+    def __init__(self, client: Any, clock: Callable[[], int]) -> None:
+        self.client = client
+        self.clock = clock
+        self.grant_writes: list[GrantWrite] = []
+        self.settles = 0
+        self.before_write: Callable[[dict[str, Any]], None] = lambda _kwargs: None
+        self.after_write: Callable[[dict[str, Any]], None] = lambda _kwargs: None
+        self._lock = threading.Lock()
+
+    def update_item(self, **kwargs: Any) -> dict[str, Any]:
+        is_grant = ":holder" in kwargs["ExpressionAttributeValues"]
+        holder = kwargs["ExpressionAttributeNames"].get("#holder", "")
+        sent = self.clock()
+        self.before_write(kwargs)
+        landed = self.clock()
+        try:
+            response = dict(self.client.update_item(**kwargs))
+        except ClientError:
+            if is_grant:
+                self._record(GrantWrite(holder, sent, landed, self.clock(), granted=False))
+            raise
+        if not is_grant:
+            self.settles += 1
+        self.after_write(kwargs)
+        if is_grant:
+            self._record(GrantWrite(holder, sent, landed, self.clock(), granted=True))
+        return response
+
+    def _record(self, write: GrantWrite) -> None:
+        with self._lock:
+            self.grant_writes.append(write)
+
+    def get_item(self, **kwargs: Any) -> dict[str, Any]:
+        return self.client.get_item(**kwargs)  # type: ignore[no-any-return]
+
+    def put_item(self, **kwargs: Any) -> dict[str, Any]:
+        return self.client.put_item(**kwargs)  # type: ignore[no-any-return]
+
+    def delete_item(self, **kwargs: Any) -> dict[str, Any]:
+        return self.client.delete_item(**kwargs)  # type: ignore[no-any-return]
+
+    def granted(self) -> list[GrantWrite]:
+        """The successful grant writes, in the order they landed."""
+        return sorted((w for w in self.grant_writes if w.granted), key=lambda w: w.landed)
+
+
+def assert_spaced(writes: list[GrantWrite], interval: int) -> None:
+    """The guarantee: each grant's write was sent at least ``interval`` after the previous grant's write
+    returned, so the grants also landed at least that far apart."""
+    for earlier, later in itertools.pairwise(writes):
+        assert later.sent - earlier.returned >= interval, (earlier, later)
+        assert later.landed - earlier.landed >= interval, (earlier, later)
+
+
+@pytest.fixture
+def slow(ddb: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> SlowDynamoDB:
+    client = SlowDynamoDB(ddb, clock)
+    monkeypatch.setattr(handler, "get_client", lambda: client)
+    return client
+
+
+def warm(n: int | str, **overrides: Any) -> dict[str, Any]:
+    return event(executionArn=arn(n), limit=1000, tpsLimit=1000 / INTERVAL, **overrides)
+
+
+def test_a_grant_whose_write_lands_late_spaces_the_next_from_when_it_returned(
+    ddb: Any, clock: FakeClock, slow: SlowDynamoDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grant 2's write takes 300 ms to land (a cold start); grant 3 asks 400 ms after grant 2 read its clock.
+    Spaced from that stale reading, grant 3 would land 100 ms after grant 2."""
+    monkeypatch.setattr(handler, "MAX_WARMUP_WAIT_MS", 2000)
+    invoke(warm(1))
+    clock.now_ms = T0 + INTERVAL
+
+    def in_flight(kwargs: dict[str, Any]) -> None:
+        if kwargs["ExpressionAttributeNames"].get("#holder") == arn(2):
+            clock.now_ms += 300
+
+    slow.before_write = in_flight
+    invoke(warm(2))
+    clock.now_ms = T0 + 2 * INTERVAL
+    invoke(warm(3))
+
+    granted = slow.granted()
+    assert [w.holder for w in granted] == [arn(1), arn(2), arn(3)]
+    assert granted[1].landed == T0 + INTERVAL + 300
+    assert_spaced(granted, INTERVAL)
+    assert clock.slept == [0.3], "grant 3 slept until one interval after grant 2's write returned"
+    item = raw_item(ddb)
+    assert item is not None and "pendingGrant" not in item, "every grant settled"
+
+
+def test_a_grant_answered_late_keeps_the_next_one_back_until_it_settles(
+    ddb: Any, clock: FakeClock, slow: SlowDynamoDB
+) -> None:
+    """Grant 1 has landed but its answer takes 600 ms (more than the interval): an acquirer asking meanwhile,
+    500 ms after grant 1 read its clock, is refused; once grant 1 has settled, the next grant is due one
+    interval after grant 1's answer came back."""
+    refusals: list[WarmupTooSoonError] = []
+
+    def answered_late(kwargs: dict[str, Any]) -> None:
+        if kwargs["ExpressionAttributeNames"].get("#holder") == arn(1):
+            clock.now_ms += 500
+            with pytest.raises(WarmupTooSoonError) as refused:
+                invoke(warm(2))
+            refusals.append(refused.value)
+            clock.now_ms += 100
+
+    slow.after_write = answered_late
+    invoke(warm(1))
+    assert refusals and refusals[0].wait_ms == SETTLE_POLL_MS, "past the interval, still pending: poll"
+    assert lock_item(ddb).next_grant_at == T0 + 600 + INTERVAL
+
+    clock.now_ms = T0 + 600 + INTERVAL - 1
+    with pytest.raises(WarmupTooSoonError, match="in 1 ms"):
+        invoke(warm(2))
+    clock.now_ms += 1
+    invoke(warm(2))
+    assert_spaced(slow.granted(), INTERVAL)
+
+
+def test_random_slow_writes_never_bring_two_grants_closer_than_the_interval(
+    ddb: Any, clock: FakeClock, slow: SlowDynamoDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Acquirers ask at random moments; every write (grant or settle) lands 0 to 300 ms late and answers 0 to
+    200 ms late (so every write takes less than the reserve), and while a write is in flight another acquirer
+    may ask (its own writes quick, and it does not sleep)."""
+    monkeypatch.setattr(handler, "MAX_WARMUP_WAIT_MS", 2000)
+    rng = random.Random(14)
+    numbers = itertools.count(100)
+    nested = False
+
+    def contend() -> None:
+        nonlocal nested
+        if rng.random() < 0.5:
+            return
+        nested = True
+        budget = handler.MAX_WARMUP_WAIT_MS
+        handler.MAX_WARMUP_WAIT_MS = 0
+        try:
+            with contextlib.suppress(WarmupTooSoonError):
+                invoke(warm(next(numbers)))
+        finally:
+            nested = False
+            handler.MAX_WARMUP_WAIT_MS = budget
+
+    def before(_kwargs: dict[str, Any]) -> None:
+        if not nested:
+            clock.now_ms += rng.randint(0, 300)
+            contend()
+
+    def after(_kwargs: dict[str, Any]) -> None:
+        if not nested:
+            clock.now_ms += rng.randint(0, 200)
+            contend()
+
+    slow.before_write, slow.after_write = before, after
+    for _ in range(60):
+        clock.now_ms += rng.randint(0, INTERVAL)
+        with contextlib.suppress(WarmupTooSoonError):
+            invoke(warm(next(numbers)))
+
+    granted = slow.granted()
+    assert len(granted) >= 30
+    assert max(w.returned - w.sent for w in granted) < WARMUP_RESERVE_MS, "the test's premise"
+    assert_spaced(granted, INTERVAL)
+    assert len({w.holder for w in granted}) == len(granted) == lock_item(ddb).count
+
+
+def metrics_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings the module gives the function when metrics_namespace is set."""
+    monkeypatch.setenv("METRICS_NAMESPACE", "SfnSemaphore")
+    monkeypatch.setenv("METRICS_SEMAPHORE", "ocr")
+
+
+class Died(Exception):
+    """The function stopped (it timed out) right after its grant's write landed."""
+
+
+def test_a_grant_whose_function_died_before_settling_holds_the_rate_until_its_reservation_ends(
+    ddb: Any, clock: FakeClock, slow: SlowDynamoDB
+) -> None:
+    def die(kwargs: dict[str, Any]) -> None:
+        if kwargs["ExpressionAttributeNames"].get("#holder") == arn(1):
+            raise Died
+
+    slow.after_write = die
+    with pytest.raises(Died):
+        invoke(warm(1))
+    slow.after_write = lambda _kwargs: None
+    reserved_until = T0 + INTERVAL + WARMUP_RESERVE_MS
+    assert lock_item(ddb).next_grant_at == reserved_until
+
+    clock.now_ms = reserved_until - 1
+    with pytest.raises(WarmupTooSoonError):
+        invoke(warm(2))
+    clock.now_ms = reserved_until
+    assert invoke(warm(2))["alreadyHeld"] is False
+    assert lock_item(ddb).pending_grant is None
+
+
+def test_the_retry_of_a_grant_that_died_before_settling_settles_it_from_its_own_time(
+    ddb: Any,
+    clock: FakeClock,
+    slow: SlowDynamoDB,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The state machine calls again after the timeout: the call finds its grant, and as this execution's
+    work starts only now, the next grant is due one interval from now."""
+
+    def die(_kwargs: dict[str, Any]) -> None:
+        raise Died
+
+    slow.after_write = die
+    with pytest.raises(Died):
+        invoke(warm(1))
+    slow.after_write = lambda _kwargs: None
+    metrics_on(monkeypatch)
+    capsys.readouterr()
+
+    clock.now_ms = T0 + 1_500  # after the reservation ended, and nobody else was granted meanwhile
+    result = invoke(warm(1))
+
+    assert result["alreadyHeld"] is True and result["grantedAt"] == T0
+    item = lock_item(ddb)
+    assert (item.next_grant_at, item.pending_grant, item.count) == (T0 + 1_500 + INTERVAL, None, 1)
+    (document,) = emf.documents(capsys.readouterr().out.splitlines())
+    assert (document["AlreadyHeld"], document["WarmupUnsettled"]) == (1, 0)
+
+
+def test_a_settle_after_a_later_grant_changes_nothing_and_is_counted(
+    ddb: Any,
+    clock: FakeClock,
+    slow: SlowDynamoDB,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Grant 1's answer takes longer than its reservation: another grant is made meanwhile, and grant 1's
+    settle must not move that grant's next time back. The call reports the grant it could not space."""
+    later: list[dict[str, Any]] = []
+
+    def answered_very_late(kwargs: dict[str, Any]) -> None:
+        if kwargs["ExpressionAttributeNames"].get("#holder") == arn(1):
+            clock.now_ms += INTERVAL + WARMUP_RESERVE_MS
+            later.append(invoke(warm(2)))
+
+    slow.after_write = answered_very_late
+    metrics_on(monkeypatch)
+    invoke(warm(1))
+
+    assert later[0]["alreadyHeld"] is False
+    reserved_by_two = lock_item(ddb).next_grant_at
+    assert reserved_by_two == T0 + 2 * INTERVAL + WARMUP_RESERVE_MS, "grant 2's settle, not grant 1's"
+    documents = emf.documents(capsys.readouterr().out.splitlines())
+    assert [(d["Granted"], d["WarmupUnsettled"]) for d in documents] == [(1, 0), (1, 1)]
+
+
+def test_a_grant_write_sent_twice_is_one_grant_and_settles_once(
+    ddb: Any, clock: FakeClock, slow: SlowDynamoDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore resends a write whose answer was lost: the copy finds the grant, and settles it."""
+    original = slow.client.update_item
+    sent: list[str] = []
+
+    def lossy(**kwargs: Any) -> dict[str, Any]:
+        response = original(**kwargs)
+        if ":holder" in kwargs["ExpressionAttributeValues"] and not sent:
+            sent.append("again")
+            return original(**kwargs)  # type: ignore[no-any-return]
+        return response  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(slow.client, "update_item", lossy)
+    result = invoke(warm(1))
+
+    assert result["alreadyHeld"] is True and result["count"] == 1
+    item = lock_item(ddb)
+    assert (item.count, item.next_grant_at, item.pending_grant) == (1, T0 + INTERVAL, None)
+    assert slow.settles == 1
+
+
+def test_a_settle_sent_twice_counts_as_settled(
+    ddb: Any,
+    clock: FakeClock,
+    slow: SlowDynamoDB,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    original = slow.client.update_item
+
+    def lossy(**kwargs: Any) -> dict[str, Any]:
+        response = original(**kwargs)
+        if ":holder" not in kwargs["ExpressionAttributeValues"]:
+            return original(**kwargs)  # type: ignore[no-any-return]
+        return response  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(slow.client, "update_item", lossy)
+    metrics_on(monkeypatch)
+    invoke(warm(1))
+
+    item = lock_item(ddb)
+    assert (item.next_grant_at, item.pending_grant) == (T0 + INTERVAL, None)
+    (document,) = emf.documents(capsys.readouterr().out.splitlines())
+    assert (document["Granted"], document["WarmupUnsettled"]) == (1, 0)
+
+
+def test_concurrent_acquirers_with_slow_writes_keep_the_spacing_on_a_real_clock(
+    ddb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight functions at once on the real clock and sleep, each write 0 to 150 ms late in both directions:
+    every grant's write is sent at least one interval after the previous grant's write returned."""
+    atomic_dynamodb.apply()
+    interval = 100
+    monkeypatch.setattr(handler, "clock", system_clock_ms)
+    monkeypatch.setattr(handler, "sleep", time.sleep)
+    monkeypatch.setattr(handler, "MAX_WARMUP_WAIT_MS", 2000)
+    client = SlowDynamoDB(ddb, system_clock_ms)
+    monkeypatch.setattr(handler, "get_client", lambda: client)
+    rng = random.Random(8)
+    rng_lock = threading.Lock()
+
+    def delay(_kwargs: dict[str, Any]) -> None:
+        with rng_lock:
+            seconds = rng.uniform(0, 0.15)
+        time.sleep(seconds)
+
+    client.before_write = client.after_write = delay
+    failures: list[BaseException] = []
+
+    def acquirer(n: int) -> None:
+        for _ in range(20):
+            try:
+                invoke(event(executionArn=arn(f"real-{n}"), limit=10, tpsLimit=1000 / interval))
+                return
+            except WarmupTooSoonError:
+                continue
+            except BaseException as error:
+                failures.append(error)
+                return
+
+    threads = [threading.Thread(target=acquirer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not failures, failures
+    granted = client.granted()
+    assert len(granted) == 8
+    assert_spaced(granted, interval)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Metrics: one Embedded Metric Format line per call, counting what the call did
+# ----------------------------------------------------------------------------------------------------
+
+
+def metric_totals(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, int]]:
+    """How many documents the calls printed since the last look, and each metric summed over them (as
+    CloudWatch's Sum would); checks each document declares exactly the numbers it carries."""
+    documents = emf.documents(capsys.readouterr().out.splitlines())
+    totals: dict[str, int] = {}
+    for document in documents:
+        (directive,) = document["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "SfnSemaphore" and directive["Dimensions"] == [["Semaphore"]]
+        assert document["Semaphore"] == "ocr" and document["lockName"] == LOCK
+        names = [m["Name"] for m in directive["Metrics"]]
+        assert names == [k for k, v in document.items() if isinstance(v, int) and k != "_aws"]
+        for name in names:
+            totals[name] = totals.get(name, 0) + document[name]
+    return len(documents), totals
+
+
+def test_metrics_count_grants_retries_refusals_and_waits(
+    ddb: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics_on(monkeypatch)
+    invoke(event(executionArn=arn(1), limit=2, tpsLimit=2))  # granted
+    invoke(event(executionArn=arn(1), limit=2, tpsLimit=2))  # its retry: already held
+    with pytest.raises(WarmupTooSoonError):
+        invoke(event(executionArn=arn(2), limit=2, tpsLimit=2))  # budget 0: sent back at once
+    monkeypatch.setattr(handler, "MAX_WARMUP_WAIT_MS", 2000)
+    invoke(event(executionArn=arn(2), limit=2, tpsLimit=2))  # sleeps 500 ms, then granted
+    with pytest.raises(SemaphoreFullError):
+        invoke(event(executionArn=arn(3), limit=2, tpsLimit=2))
+
+    calls, totals = metric_totals(capsys)
+
+    assert calls == 5, "one line per call"
+    assert totals == {
+        "Granted": 2,
+        "AlreadyHeld": 1,
+        "Full": 1,
+        "WarmupWaits": 1,
+        "WarmupSleeps": 1,
+        "WarmupUnsettled": 0,
+        "LockWriteRetries": 0,
+        "LockThrottled": 0,
+    }
+    assert clock.slept == [0.5], "the counts match what happened"
+
+
+def test_metrics_count_throttling_and_writes_retried_after_an_unexplained_refusal(
+    ddb: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics_on(monkeypatch)
+    client = NoOldItemClient(ddb)
+    monkeypatch.setattr(handler, "get_client", lambda: client)
+    invoke(event(executionArn=arn(1), limit=2))
+    original = client.get_item
+
+    def released_meanwhile(**kwargs: Any) -> dict[str, Any]:
+        """The lock was full when the write was refused, and has a free slot when it is read."""
+        response = original(**kwargs)
+        ddb.update_item(
+            TableName=TABLE,
+            Key={"LockName": {"S": LOCK}},
+            UpdateExpression="SET lockCount = lockCount - :one REMOVE #h",
+            ExpressionAttributeNames={"#h": arn(9)},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        return {"Item": {**response["Item"], "lockCount": {"N": "1"}}}
+
+    invoke(event(executionArn=arn(9), limit=2))
+    monkeypatch.setattr(client, "get_item", released_meanwhile)
+    invoke(event(executionArn=arn(2), limit=2))
+    monkeypatch.setattr(handler, "get_client", lambda: FailingClient("ThrottlingException"))
+    with pytest.raises(LockThrottledError):
+        invoke(event(executionArn=arn(3), limit=2))
+
+    calls, totals = metric_totals(capsys)
+    assert calls == 4
+    assert (totals["Granted"], totals["LockWriteRetries"], totals["LockThrottled"]) == (3, 1, 1)
+    assert sum(totals.values()) == 5
+
+
+def test_no_metrics_are_printed_without_a_namespace(
+    ddb: Any, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    invoke(event(executionArn=arn(1), tpsLimit=2))
+    with pytest.raises(WarmupTooSoonError):
+        invoke(event(executionArn=arn(2), tpsLimit=2))
+    assert emf.documents(capsys.readouterr().out.splitlines()) == []

@@ -1,12 +1,28 @@
-"""The acquirer's pure parts: the request, the UpdateItem it sends, and how a refusal is classified."""
+"""The acquirer's pure parts: the request, the UpdateItems it sends (grant and warm-up settle), how a refusal
+is classified, and the metrics of a call."""
 
 from __future__ import annotations
 
 import pytest
-from acquire_lock.logic import AcquireRequest, build_update, classify_refusal
+from acquire_lock.logic import (
+    METRICS,
+    SETTLE_POLL_MS,
+    AcquireRequest,
+    AcquireStats,
+    Grant,
+    build_settle,
+    build_update,
+    classify_refusal,
+    metric_counts,
+)
 from semaphore_core.config import LockTableConfig
-from semaphore_core.errors import InvalidEventError, SemaphoreFullError, WarmupTooSoonError
-from semaphore_core.lock_item import Holder, LockItem
+from semaphore_core.errors import (
+    InvalidEventError,
+    LockThrottledError,
+    SemaphoreFullError,
+    WarmupTooSoonError,
+)
+from semaphore_core.lock_item import WARMUP_RESERVE_MS, Holder, LockItem
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:m:e1"
 CONFIG = LockTableConfig(table_name="locks", lock_id_attribute="LockName")
@@ -62,13 +78,40 @@ def test_update_without_warm_up() -> None:
     assert update["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
 
 
-def test_update_with_warm_up_checks_and_moves_the_next_grant_time() -> None:
+def test_update_with_warm_up_reserves_the_rate_and_marks_the_grant_pending() -> None:
+    """The write may land late: it holds the rate for the interval plus the reserve, until its settle."""
     update = build_update(request(tps=3), CONFIG, NOW)
-    assert update["UpdateExpression"].endswith(", #next = :next_grant_at ADD #version :one")
+    assert update["UpdateExpression"].endswith(
+        ", #next = :next_grant_at, #pending = :pending ADD #version :one"
+    )
     assert update["ConditionExpression"].endswith(" AND (attribute_not_exists(#next) OR #next <= :now_ms)")
     assert update["ExpressionAttributeNames"]["#next"] == "nextGrantAt"
-    assert update["ExpressionAttributeValues"][":now_ms"] == {"N": str(NOW)}
-    assert update["ExpressionAttributeValues"][":next_grant_at"] == {"N": str(NOW + 334)}
+    assert update["ExpressionAttributeNames"]["#pending"] == "pendingGrant"
+    values = update["ExpressionAttributeValues"]
+    assert values[":now_ms"] == {"N": str(NOW)}
+    assert values[":next_grant_at"] == {"N": str(NOW + 334 + WARMUP_RESERVE_MS)}
+    assert values[":pending"] == {"S": f"{NOW} {ARN}"}
+
+
+def test_settle_moves_the_next_grant_time_only_while_its_grant_is_pending() -> None:
+    settle = build_settle(request(tps=3), CONFIG, f"{NOW} {ARN}", NOW + 410)
+    assert settle["Key"] == {"LockName": {"S": "gpu"}}
+    assert settle["UpdateExpression"] == (
+        "SET #next = :next_grant_at, #settled = :pending REMOVE #pending ADD #version :one"
+    )
+    assert settle["ConditionExpression"] == "#pending = :pending"
+    assert settle["ExpressionAttributeNames"] == {
+        "#next": "nextGrantAt",
+        "#pending": "pendingGrant",
+        "#settled": "settledGrant",
+        "#version": "version",
+    }
+    assert settle["ExpressionAttributeValues"] == {
+        ":next_grant_at": {"N": str(NOW + 410)},
+        ":pending": {"S": f"{NOW} {ARN}"},
+        ":one": {"N": "1"},
+    }
+    assert settle["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
 
 
 def held(weight: int, count: int, next_grant_at: int | None = None) -> LockItem:
@@ -108,3 +151,58 @@ def test_too_soon_carries_the_wait() -> None:
 def test_nothing_explains_a_refusal_of_a_free_lock() -> None:
     assert classify_refusal(request(tps=2), LockItem(count=2, next_grant_at=NOW), NOW) is None
     assert classify_refusal(request(), LockItem(count=0, next_grant_at=NOW + 10**6), NOW) is None
+
+
+def test_too_soon_behind_a_pending_grant_looks_again_one_interval_after_it_was_sent() -> None:
+    """A reservation (the grant sent at NOW - 100, interval 500) is settled no sooner than NOW + 400."""
+    reserved = LockItem(count=1, next_grant_at=NOW - 100 + 500 + WARMUP_RESERVE_MS, pending_grant="x")
+    with pytest.raises(WarmupTooSoonError, match="once the last grant has settled") as raised:
+        classify_refusal(request(tps=2), reserved, NOW)
+    assert raised.value.wait_ms == 400
+
+
+def test_too_soon_behind_a_late_settle_polls() -> None:
+    """Past the interval and still pending (the grant's write or its settle is slow): look again shortly,
+    never later than the reservation's end."""
+    late = LockItem(count=1, next_grant_at=NOW + 300, pending_grant="x")
+    with pytest.raises(WarmupTooSoonError) as raised:
+        classify_refusal(request(tps=2), late, NOW)
+    assert raised.value.wait_ms == SETTLE_POLL_MS
+    ending = LockItem(count=1, next_grant_at=NOW + 7, pending_grant="x")
+    with pytest.raises(WarmupTooSoonError) as raised:
+        classify_refusal(request(tps=2), ending, NOW)
+    assert raised.value.wait_ms == 7
+
+
+def grant(already_held: bool) -> Grant:
+    return Grant(already_held=already_held, lock_name="gpu", weight=1, count=1, granted_at=NOW)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "error", "stats", "expected"),
+    [
+        (grant(False), None, AcquireStats(settled=True), {"Granted": 1}),
+        (grant(True), None, AcquireStats(), {"AlreadyHeld": 1}),
+        (
+            grant(False),
+            None,
+            AcquireStats(settled=False, warmup_sleeps=2),
+            {"Granted": 1, "WarmupUnsettled": 1, "WarmupSleeps": 2},
+        ),
+        (None, SemaphoreFullError("x"), AcquireStats(write_retries=2), {"Full": 1, "LockWriteRetries": 2}),
+        (
+            None,
+            WarmupTooSoonError("x", 5),
+            AcquireStats(warmup_sleeps=1),
+            {"WarmupWaits": 1, "WarmupSleeps": 1},
+        ),
+        (None, LockThrottledError("x"), AcquireStats(), {"LockThrottled": 1}),
+    ],
+    ids=["granted", "already-held", "unsettled", "full", "too-soon", "throttled"],
+)
+def test_metric_counts_report_every_metric_on_every_call(
+    outcome: Grant | None, error: Exception | None, stats: AcquireStats, expected: dict[str, int]
+) -> None:
+    counts = metric_counts(outcome, stats, error)
+    assert list(counts) == list(METRICS)
+    assert counts == {**dict.fromkeys(METRICS, 0), **expected}

@@ -7,6 +7,7 @@ module "semaphore" {
   concurrency_limit    = var.concurrency_limit
   per_item_concurrency = var.weight
   acquire_wait_seconds = var.acquire_wait_seconds
+  warmup_tps_limit     = var.warmup_tps_limit
 
   work_definition = jsonencode({
     StartAt = "Do work"

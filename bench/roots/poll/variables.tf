@@ -24,3 +24,9 @@ variable "acquire_wait_seconds" {
   type        = number
   default     = 1
 }
+
+variable "warmup_tps_limit" {
+  description = "Warm-up rate: most grants per second (the module's warmup_tps_limit), or null for none."
+  type        = number
+  default     = null
+}

@@ -18,3 +18,9 @@ variable "work_seconds" {
   description = "How long each execution holds its slot: a Wait state standing in for the real work."
   type        = number
 }
+
+variable "warmup_tps_limit" {
+  description = "Warm-up rate: most grants per second (the module's warmup_tps_limit), or null for none."
+  type        = number
+  default     = null
+}
