@@ -1,6 +1,10 @@
 """The issue's targets (issue 6), checked against the measurements, plus the checks that make a run valid.
 
 A target whose inputs were not measured (its mode was not run, or no handoff happened) is "n/a", never PASS.
+Issue 6's "p50 handoff >= 10x faster than poll" was withdrawn by issue 14: poll mode meets its own makespan
+target only at a 1 s wait, where its polling falls into step with 1 s of work, so the ratio at that wait
+says little. Queue mode's handoff is compared instead, as information ("info", never FAIL), with poll mode
+at the wait it ran with (``--poll-wait-seconds``; the module's default is 5 s) and with the baseline.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from dataclasses import dataclass
 
 from bench.summary import ModeSummary, Params
 
-PASS, FAIL, NOT_APPLICABLE = "PASS", "FAIL", "n/a"
+PASS, FAIL, NOT_APPLICABLE, INFO = "PASS", "FAIL", "n/a", "info"
 
 
 @dataclass(frozen=True)
@@ -76,16 +80,12 @@ def issue_targets(summaries: Mapping[str, ModeSummary], params: Params) -> list[
                 NOT_APPLICABLE if p50 is None else _verdict(p50 < 0.1),
             )
         )
-        poll_p50 = poll.handoff_p50 if poll is not None else None
-        if p50 is None or poll_p50 is None:
-            results.append(TargetResult("queue", "p50 handoff >= 10x faster than poll", "-", NOT_APPLICABLE))
-        else:
-            speedup = poll_p50 / p50 if p50 > 0 else float("inf")
-            results.append(
-                TargetResult(
-                    "queue", "p50 handoff >= 10x faster than poll", f"{speedup:.1f}x", _verdict(speedup >= 10)
-                )
-            )
+        for other in ("poll", "baseline"):
+            other_p50 = summaries[other].handoff_p50 if other in summaries else None
+            if p50 is not None and other_p50 is not None:
+                wait = f" at a {params.poll_wait_seconds:g} s poll wait" if other == "poll" else ""
+                speedup = f"{other_p50 / p50:.1f}x" if p50 > 0 else "inf"
+                results.append(TargetResult("queue", f"p50 handoff vs {other}{wait}", speedup, INFO))
         results.append(_makespan_target(queue, 1.1))
         results.append(
             TargetResult(
