@@ -121,6 +121,26 @@ class Terraform:
         shown: dict[str, Any] = json.loads(self._run(["show", "-no-color", "-json", str(plan_file)]).stdout)
         return shown
 
+    def planned(self, values: Mapping[str, Any], scratch: Path) -> dict[str, Any]:
+        """The JSON plan (``terraform show -json``) of a plan with ``values``, given in a ``.tfvars.json``
+        file under ``scratch`` (not ``-var``: Terraform 1.0.3 parses a ``-var`` number so that
+        ``floor(x) == x`` is false even for whole numbers)."""
+        var_file = scratch / "case.tfvars.json"
+        var_file.write_text(json.dumps(values))
+        plan_file = scratch / "case.tfplan"
+        self.plan(var_files=[var_file], out=plan_file, lock=False)
+        return self.show_plan_json(plan_file)
+
+    def refusal(self, values: Mapping[str, Any], scratch: Path) -> str:
+        """The error of a plan with ``values`` that must fail, whitespace squashed (messages wrap)."""
+        var_file = scratch / "case.tfvars.json"
+        var_file.write_text(json.dumps(values))
+        try:
+            self.plan(var_files=[var_file], lock=False)
+        except TerraformError as error:
+            return " ".join(error.stderr.split())
+        raise AssertionError(f"the plan with {dict(values)} succeeded")
+
     def show_state_json(self) -> dict[str, Any]:
         """The current state as Terraform's JSON state representation (``terraform show -json``)."""
         shown: dict[str, Any] = json.loads(self._run(["show", "-no-color", "-json"]).stdout)
@@ -145,3 +165,12 @@ class Terraform:
         if result.returncode not in ok_codes:
             raise TerraformError(args, result.returncode, result.stdout, result.stderr)
         return result
+
+
+def created_resources(plan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Resource address -> planned values of every resource a JSON plan creates (every module's)."""
+    return {
+        change["address"]: (change["change"].get("after") or {})
+        for change in plan["resource_changes"]
+        if "create" in change["change"]["actions"]
+    }

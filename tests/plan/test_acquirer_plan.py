@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.terraform import Terraform
+from harness.terraform import Terraform, created_resources
 
 GOOD = {
     "name": "ocr",
@@ -19,14 +19,7 @@ ACQUIRER = "module.acquirer[0].aws_lambda_function.this"
 
 
 def _acquirer_environment(terraform: Terraform, tmp_path: Path, values: dict[str, Any]) -> dict[str, str]:
-    var_file = tmp_path / "case.tfvars.json"
-    var_file.write_text(json.dumps({**GOOD, **values}))
-    plan_file = tmp_path / "case.tfplan"
-    terraform.plan(var_files=[var_file], out=plan_file, lock=False)
-    shown = terraform.show_plan_json(plan_file)
-    (function,) = [
-        change["change"]["after"] for change in shown["resource_changes"] if change["address"] == ACQUIRER
-    ]
+    function = created_resources(terraform.planned({**GOOD, **values}, tmp_path))[ACQUIRER]
     variables: dict[str, str] = function["environment"][0]["variables"]
     return variables
 

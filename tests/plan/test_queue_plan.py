@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.terraform import Terraform
+from harness.terraform import Terraform, created_resources
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,18 +26,8 @@ GOOD = {
 }
 
 
-
 def _planned(terraform: Terraform, tmp_path: Path, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    var_file = tmp_path / "case.tfvars.json"
-    var_file.write_text(json.dumps({**GOOD, **values}))
-    plan_file = tmp_path / "case.tfplan"
-    terraform.plan(var_files=[var_file], out=plan_file, lock=False)
-    shown = terraform.show_plan_json(plan_file)
-    return {
-        change["address"]: (change["change"].get("after") or {})
-        for change in shown["resource_changes"]
-        if "create" in change["change"]["actions"]
-    }
+    return created_resources(terraform.planned({**GOOD, **values}, tmp_path))
 
 
 def test_metrics_namespace_reaches_the_queue_functions(module_root: Terraform, tmp_path: Path) -> None:

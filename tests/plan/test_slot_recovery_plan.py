@@ -8,13 +8,10 @@ can be an existing one. Inconsistent reaper settings fail the plan with a messag
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from harness.terraform import Terraform, TerraformError
+from harness.terraform import Terraform, created_resources
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
@@ -29,27 +26,12 @@ GOOD = {
 }
 
 
-
 def _planned(terraform: Terraform, tmp_path: Path, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Resource address -> planned values (every module), for a plan with ``values``."""
-    var_file = tmp_path / "case.tfvars.json"
-    var_file.write_text(json.dumps({**GOOD, **values}))
-    plan_file = tmp_path / "case.tfplan"
-    terraform.plan(var_files=[var_file], out=plan_file, lock=False)
-    shown = terraform.show_plan_json(plan_file)
-    return {
-        change["address"]: (change["change"].get("after") or {})
-        for change in shown["resource_changes"]
-        if "create" in change["change"]["actions"]
-    }
+    return created_resources(terraform.planned({**GOOD, **values}, tmp_path))
 
 
 def _refused(terraform: Terraform, tmp_path: Path, values: dict[str, Any]) -> str:
-    var_file = tmp_path / "case.tfvars.json"
-    var_file.write_text(json.dumps({**GOOD, **values}))
-    with pytest.raises(TerraformError) as raised:
-        terraform.plan(var_files=[var_file], lock=False)
-    return re.sub(r"\s+", " ", raised.value.stderr)
+    return terraform.refusal({**GOOD, **values}, tmp_path)
 
 
 def _fill(template: str, values: dict[str, str]) -> Any:

@@ -9,7 +9,6 @@ exist only once applied; ``make lint`` and the local AWS validate those).
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from harness.terraform import Terraform, TerraformError
+from harness.terraform import Terraform
 from localaws import asl
 
 GOOD = {
@@ -42,20 +41,12 @@ def repeated(names: Iterator[str]) -> list[str]:
 
 
 def _outputs(terraform: Terraform, tmp_path: Path, values: dict[str, Any]) -> dict[str, Any]:
-    var_file = tmp_path / "case.tfvars.json"
-    var_file.write_text(json.dumps({**GOOD, **values}))
-    plan_file = tmp_path / "case.tfplan"
-    terraform.plan(var_files=[var_file], out=plan_file, lock=False)
-    shown = terraform.show_plan_json(plan_file)
-    return {name: output.get("value") for name, output in shown["planned_values"]["outputs"].items()}
+    outputs = terraform.planned({**GOOD, **values}, tmp_path)["planned_values"]["outputs"]
+    return {name: output.get("value") for name, output in outputs.items()}
 
 
 def _refusal(terraform: Terraform, tmp_path: Path, values: dict[str, Any]) -> str:
-    var_file = tmp_path / "case.tfvars.json"
-    var_file.write_text(json.dumps({**GOOD, **values}))
-    with pytest.raises(TerraformError) as raised:
-        terraform.plan(var_files=[var_file], lock=False)
-    return re.sub(r"\s+", " ", raised.value.stderr)
+    return terraform.refusal({**GOOD, **values}, tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,6 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-
 def _plan(terraform: Terraform, tmp_path: Path, values: dict[str, Any]) -> bool:
     var_file = tmp_path / "case.tfvars.json"
     var_file.write_text(json.dumps(values))
