@@ -90,7 +90,8 @@ data "aws_iam_policy_document" "key" {
   }
 
   # CloudWatch Logs encrypts and decrypts the module's log groups' data (execution logs, the reaper's and the
-  # sweeper's), and no other log group's.
+  # sweeper's), and no other log group's. No kms:DescribeKey here, though AWS's sample policy lists Describe*:
+  # a DescribeKey request carries no encryption context, so under this condition it would never be allowed.
   statement {
     sid = "CloudWatchLogsForTheExecutionLogGroup"
     actions = [
@@ -98,7 +99,6 @@ data "aws_iam_policy_document" "key" {
       "kms:Decrypt",
       "kms:ReEncrypt*",
       "kms:GenerateDataKey*",
-      "kms:DescribeKey",
     ]
     resources = ["*"]
 

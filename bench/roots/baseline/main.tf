@@ -193,6 +193,8 @@ locals {
 }
 
 resource "aws_dynamodb_table" "this" {
+  #checkov:skip=CKV_AWS_119:As in the AWS sample this baseline reproduces (its lock table): the AWS-managed key. Benchmark only, on the local AWS
+  #checkov:skip=CKV_AWS_28:As in the AWS sample this baseline reproduces: no point-in-time recovery. Benchmark only, on the local AWS, one run's lock items
   name         = "${var.name}-locks"
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "LockName"
@@ -233,6 +235,8 @@ resource "aws_iam_role_policy" "this" {
 }
 
 resource "aws_sfn_state_machine" "this" {
+  #checkov:skip=CKV_AWS_284:Benchmark only, applied to the local AWS, which has no X-Ray; the figures come from execution histories, which tracing does not change
+  #checkov:skip=CKV_AWS_285:Benchmark only, applied to the local AWS, which delivers no execution logs; the figures come from execution histories
   name       = var.name
   role_arn   = aws_iam_role.this.arn
   definition = local.definition
