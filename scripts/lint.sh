@@ -65,6 +65,8 @@ shopt -u nullglob
 [ "${#definitions[@]}" -gt 0 ] || { echo "no rendered definitions"; exit 1; }
 $PY -m localaws.asl "${definitions[@]}" >/dev/null || $PY -m localaws.asl "${definitions[@]}"
 echo "ok  ${#definitions[@]} definitions"
+# And the project's own rule: every Lambda task retries AWS's transient Lambda errors and a timed-out call.
+$PY scripts/lint_retriers.py
 
 step "every rendered IAM policy, parliament (accepted findings by name: tests/lint/parliament.yaml)"
 $PY scripts/lint_policies.py
