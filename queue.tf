@@ -38,7 +38,7 @@ module "queue" {
   name                                   = var.name
   acquire_filename                       = "${path.module}/lambdas/dist/queue_acquire.zip"
   release_filename                       = "${path.module}/lambdas/dist/queue_release.zip"
-  state_machine_arns                     = distinct(concat([local.queue_state_machine_arn], var.queue_peer_state_machine_arns))
+  state_machine_arns                     = distinct(concat([local.queue_state_machine_arn], var.queue_peer_state_machine_arns, var.guarded_state_machine_arns))
   concurrency_limit                      = var.concurrency_limit
   warmup_tps_limit                       = var.warmup_tps_limit
   lock_table_name                        = local.lock_table_name
@@ -78,7 +78,7 @@ resource "aws_cloudwatch_event_rule" "queue_reaper" {
     "detail-type" = ["Step Functions Execution Status Change"]
     detail = {
       status          = ["FAILED", "ABORTED", "TIMED_OUT"]
-      stateMachineArn = [aws_sfn_state_machine.this.arn]
+      stateMachineArn = local.guarded_state_machine_arns
     }
   })
   tags = var.tags

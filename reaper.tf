@@ -8,6 +8,10 @@
 ################################################################################
 
 locals {
+  # Every state machine whose executions hold this semaphore's slots: the module's own and the users' machines
+  # that embed its states. The status-change rules, the sweeper and the queue functions look after all of them.
+  guarded_state_machine_arns = distinct(concat([aws_sfn_state_machine.this.arn], var.guarded_state_machine_arns))
+
   # In queue mode the queue release Lambda is the reaper (queue.tf): it also drops waiters and hands slots on.
   reaper_events    = var.state_machine_type == "STANDARD" && !local.queue
   create_reaper    = var.create_reaper && local.reaper_events
@@ -61,7 +65,7 @@ resource "aws_cloudwatch_event_rule" "reaper" {
     "detail-type" = ["Step Functions Execution Status Change"]
     detail = {
       status          = ["FAILED", "ABORTED", "TIMED_OUT"]
-      stateMachineArn = [aws_sfn_state_machine.this.arn]
+      stateMachineArn = local.guarded_state_machine_arns
     }
   })
   tags = var.tags

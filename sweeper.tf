@@ -21,7 +21,7 @@ module "sweeper" {
     lock_id_attribute = var.lock_id_attribute
   }]
   lock_table_kms_key_arns    = var.lock_table_kms_key_arn != null ? [var.lock_table_kms_key_arn] : []
-  state_machine_arns         = [aws_sfn_state_machine.this.arn]
+  state_machine_arns         = local.guarded_state_machine_arns
   schedule_interval_minutes  = var.sweep_interval_minutes
   lock_lease_seconds         = var.lock_lease_seconds
   queue_release_function_arn = local.queue ? module.queue[0].release_function_arn : null

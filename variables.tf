@@ -179,6 +179,17 @@ variable "max_queue_length" {
   }
 }
 
+variable "guarded_state_machine_arns" {
+  description = "ARNs of state machines of your own that embed this semaphore's states (outputs acquire_state, release_state, release_after_failure_state, fragments). Their executions are looked after like the module's own: one that ends FAILED, ABORTED or TIMED_OUT while holding a slot (or, in queue mode, waiting) gives it back through the status-change rule, and the sweeper releases it if that event is lost. Standard workflows (Express executions send no status events and cannot be described: only lock_lease_seconds covers them). Build each ARN from the machine's name if the machine also uses this module's outputs (a reference would be a cycle)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.guarded_state_machine_arns : can(regex("^arn:[a-z-]+:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[A-Za-z0-9_-]{1,80}$", arn))])
+    error_message = "Each guarded state machine must be a state machine ARN: arn:<partition>:states:<region>:<account>:stateMachine:<name>."
+  }
+}
+
 variable "queue_peer_state_machine_arns" {
   description = "Queue mode: ARNs of other state machines whose executions queue on the same lock (other instances of this module sharing the lock table and lock name). The queue functions may then describe their executions too, so a slot granted to one that has ended is passed on at once; without it such a slot waits for the next re-check."
   type        = list(string)

@@ -17,6 +17,7 @@ import pytest
 from harness import aws
 from harness.deployment import Deployment
 from harness.executions import unique_name
+from harness.localaws_admin import REAL_MINUTE, configure_events
 from harness.terraform import TerraformError, VarValue
 from localaws.process import LocalAwsProcess
 
@@ -99,6 +100,13 @@ def deploy(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
     yield _deploy
     _destroy_all(deployments)
+
+
+@pytest.fixture
+def events_config(endpoint: str) -> Iterator[None]:
+    """Puts the local AWS's events switches back as AWS behaves (no drops, real minutes) after the test."""
+    yield
+    configure_events(endpoint, drop=0.0, minute_seconds=REAL_MINUTE)
 
 
 @pytest.fixture(scope="session")

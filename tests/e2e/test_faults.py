@@ -33,7 +33,7 @@ from harness.executions import (
     wait_for_executions,
     wait_until,
 )
-from harness.localaws_admin import admin
+from harness.localaws_admin import admin, configure_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("faults")]
 
@@ -42,7 +42,6 @@ KEY = "LockName"
 LIMIT = 4
 #: Work that lasts until the test stops the execution.
 FOREVER = 600
-REAL_MINUTE = 60.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -50,23 +49,8 @@ REAL_MINUTE = 60.0
 # --------------------------------------------------------------------------------------------------
 
 
-def _configure(endpoint: str, drop: float, minute_seconds: float) -> None:
-    admin(
-        endpoint,
-        "config",
-        {"events": {"drop_status_change_fraction": drop, "schedule_minute_seconds": minute_seconds}},
-    )
-
-
 def _event_stats(endpoint: str) -> dict[str, Any]:
     return dict(admin(endpoint, "stats")["events"])
-
-
-@pytest.fixture
-def events_config(endpoint: str) -> Iterator[None]:
-    """Puts the events switches back as AWS behaves (no drops, real minutes) after the test."""
-    yield
-    _configure(endpoint, drop=0.0, minute_seconds=REAL_MINUTE)
 
 
 def _deployment(endpoint: str, parent: Path, variables: dict[str, Any]) -> Iterator[Deployment]:
@@ -223,7 +207,7 @@ def test_stopped_and_failing_holders_give_every_slot_back(
     The sweeper is held off (one local minute lasts an hour), so every stopped holder's slot must come back
     through its status-change event and the reaper.
     """
-    _configure(endpoint, drop=0.0, minute_seconds=3600)
+    configure_events(endpoint, drop=0.0, minute_seconds=3600)
     outputs = static_lock.outputs
     table, lock = outputs["lock_table_name"], outputs["lock_name"]
     kinds = ["stop", "fail", "succeed"] * 20
@@ -275,7 +259,7 @@ def test_a_double_release_never_drives_the_count_below_zero(
     static_lock: Deployment, endpoint: str, sfn: Any, dynamodb: Any, events_config: None
 ) -> None:
     """The event-driven reaper, five more reaper runs and two sweeps race for one stopped holder."""
-    _configure(endpoint, drop=0.0, minute_seconds=3600)
+    configure_events(endpoint, drop=0.0, minute_seconds=3600)
     outputs = static_lock.outputs
     table, lock = outputs["lock_table_name"], outputs["lock_name"]
     lam = aws.client("lambda", endpoint)
@@ -341,7 +325,7 @@ def test_with_every_status_event_dropped_the_sweeper_alone_returns_every_slot(
     SWEEP_SECONDS) gives back every stopped holder's slot within one interval, and deletes its index item."""
     outputs = dynamic_lock.outputs
     table, lock = outputs["lock_table_name"], unique_name("swept")
-    _configure(endpoint, drop=1.0, minute_seconds=SWEEP_SECONDS)
+    configure_events(endpoint, drop=1.0, minute_seconds=SWEEP_SECONDS)
     before = _event_stats(endpoint)
 
     with HolderSampler(endpoint, table, [lock]) as sampler:
@@ -385,7 +369,7 @@ def test_a_running_holder_is_never_released_by_the_reaper_or_the_sweeper(
     and three sweeps (every 2 s) go over it; once stopped, its own slot comes back."""
     outputs = dynamic_lock.outputs
     table, lock = outputs["lock_table_name"], unique_name("running")
-    _configure(endpoint, drop=0.0, minute_seconds=2)
+    configure_events(endpoint, drop=0.0, minute_seconds=2)
 
     with HolderSampler(endpoint, table, [lock]) as sampler:
         (runner,) = start_executions(

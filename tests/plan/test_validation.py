@@ -68,6 +68,7 @@ BAD_VALUES: dict[str, list[Any]] = {
     "queue_peer_state_machine_arns": [["arn:aws:lambda:us-east-1:123456789012:function:render"], ["render"]],
     "metrics_namespace": ["AWS/Lambda", "semi;colon", "   ", ""],
     "fragment_name_suffixes": [[" (item)", " (item)"], ['" quoted']],
+    "guarded_state_machine_arns": [["arn:aws:states:us-east-1:123456789012:execution:m:e"]],
 }
 
 
