@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import report, targets  # noqa: E402
 from bench.plot import plot_mode  # noqa: E402
+from bench.server import PLUGINS  # noqa: E402
 from bench.summary import MODES, ModeSummary, Params, summarize  # noqa: E402
 from bench.workload import run_workload  # noqa: E402
 from harness.deployment import deployed  # noqa: E402
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sfn-semaphore-bench-") as scratch:
         log_path = Path(scratch) / "localaws.log"
         log(f"Starting the local AWS (log: {log_path}) ...")
-        with LocalAwsProcess(log_path=log_path) as local_aws:
+        with LocalAwsProcess(log_path=log_path, plugins=PLUGINS) as local_aws:
             for mode in params.modes:
                 log(f"[{mode}] applying bench/roots/{mode} ...")
                 started = time.monotonic()

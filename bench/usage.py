@@ -1,5 +1,5 @@
-"""What one mode's measured run used of DynamoDB and Lambda, from two readings of the local AWS's billing
-meter (``localaws.meter``, section ``meter`` of ``/localaws/stats``), and what that costs on AWS.
+"""What one mode's measured run used of DynamoDB and Lambda, from two readings of the benchmark's billing
+meter (``bench.server.meter``, section ``meter`` of ``/localaws/stats``), and what that costs on AWS.
 
 The readings bracket the measured executions (after the warm-up). Only the mode's own lock table and
 functions count, and not the requests of the benchmark's own observer (the lock sampler, which signs with

@@ -11,7 +11,7 @@ from localaws.server import REGION
 
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32)
 
-#: The access key id of clients that only watch (the benchmark's lock sampler): the local AWS's billing
+#: The access key id of clients that only watch (the benchmark's lock sampler): the benchmark's billing
 #: meter keeps their requests apart, so the benchmark can leave them out of what a mode costs.
 OBSERVER_ACCESS_KEY_ID = "observer"
 

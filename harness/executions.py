@@ -232,7 +232,7 @@ class HolderSampler:
         self.interval = interval
         self.samples: list[Sample] = []
         self.errors: list[Exception] = []
-        # Signed as an observer: its reads are no part of what the semaphore costs (localaws.meter).
+        # Signed as an observer: its reads are no part of what the semaphore costs (bench.server.meter).
         self._dynamodb = aws.client("dynamodb", endpoint, access_key_id=aws.OBSERVER_ACCESS_KEY_ID)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="holder-sampler", daemon=True)

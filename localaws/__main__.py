@@ -14,9 +14,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localaws", description=__doc__)
     parser.add_argument("--port", type=int, default=4566, help="TCP port to listen on (default 4566)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a module whose @patch apply() is applied after the local AWS's own patches (repeatable)",
+    )
     args = parser.parse_args(argv)
 
-    aws = LocalAws(port=args.port, host=args.host)
+    aws = LocalAws(port=args.port, host=args.host, plugins=args.plugin)
     aws.start()
     # The line below is what localaws.process waits for: keep its wording.
     print(f"localaws ready on {aws.endpoint}", flush=True)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
@@ -18,12 +19,18 @@ class LocalAwsProcess:
     """``python -m localaws`` in a subprocess; a context manager that waits until it is ready."""
 
     def __init__(
-        self, port: int | None = None, log_path: Path | None = None, lambda_log_dir: Path | None = None
+        self,
+        port: int | None = None,
+        log_path: Path | None = None,
+        lambda_log_dir: Path | None = None,
+        plugins: Iterable[str] = (),
     ) -> None:
         self.port = port or free_port()
         self.log_path = log_path
         #: Where each Lambda function's output goes, one ``<function name>.log`` each (None: into the log).
         self.lambda_log_dir = lambda_log_dir
+        #: Modules the server applies after its own patches (``--plugin``), importable from the repository.
+        self.plugins = tuple(plugins)
         self._proc: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
 
@@ -37,8 +44,11 @@ class LocalAwsProcess:
         if self.lambda_log_dir is not None:
             env["LOCALAWS_LAMBDA_LOG_DIR"] = str(self.lambda_log_dir)
         self._log = open(self.log_path, "w") if self.log_path else None  # noqa: SIM115
+        command = [sys.executable, "-m", "localaws", "--port", str(self.port)]
+        for plugin in self.plugins:
+            command += ["--plugin", plugin]
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "localaws", "--port", str(self.port)],
+            command,
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import urllib.request
+from collections.abc import Iterable
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -21,12 +22,15 @@ class LocalAws:
     """A patched moto server on ``host:port`` in a background thread of this process.
 
     The server process must be the one that applies the patches, so tests start it in a subprocess
-    (``python -m localaws``) rather than in the pytest process; see ``localaws.process``.
+    (``python -m localaws``) rather than in the pytest process; see ``localaws.process``. ``plugins`` names
+    modules to apply after the gap-closing patches, each through its ``@patch`` ``apply`` (the benchmark's
+    billing meter, ``bench.server.meter``): what AWS does not do stays out of this package.
     """
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int, host: str = "127.0.0.1", plugins: Iterable[str] = ()) -> None:
         self.host = host
         self.port = port
+        self.plugins = tuple(plugins)
         self._server = None
 
     @property
@@ -41,7 +45,7 @@ class LocalAws:
 
         from localaws.patches import apply_all
 
-        apply_all()
+        apply_all(self.plugins)
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         # Must happen before any state machine exists: machines created earlier vanish after the switch.

@@ -17,6 +17,9 @@ Environments are per function version and configuration; at most ``ReservedConcu
 ``LOCALAWS_LAMBDA_IDLE_SECONDS`` (300) is stopped. Handler output goes to
 ``$LOCALAWS_LAMBDA_LOG_DIR/<function>.log`` when that is set, else to the server's stderr. Every worker
 stops with the server. Only Python runtimes with zip packages run; others fail with InvalidRuntimeException.
+
+``on_invocation(listener)`` lets a server plugin see each invocation's function and result (the benchmark's
+billing meter adds up the billed durations); this module knows nothing of what listens.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import sys
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +50,12 @@ from localaws.lambda_pool import (
     LambdaRuntime,
     RuntimeStoppedError,
 )
-from localaws.meter import METER
-from localaws.patches import sfn_lambda
+from localaws.patches import patch, sfn_lambda
 
-_APPLIED = False
+#: Told of every invocation that ran, synchronous or not, on the invoking thread, after it ended.
+InvocationListener = Callable[[FunctionSpec, InvokeResult], None]
+
+_LISTENERS: list[InvocationListener] = []
 _LOCK = threading.Lock()
 _RUNTIME: LambdaRuntime | None = None
 _STOPPED = False
@@ -63,10 +69,8 @@ class TooManyRequestsError(JsonRESTError):
         super().__init__("TooManyRequestsException", message)
 
 
+@patch
 def apply() -> None:
-    global _APPLIED
-    if _APPLIED:
-        return
     LambdaFunction.invoke = _function_invoke  # type: ignore[method-assign]
     LambdaBackend.invoke = _backend_invoke  # type: ignore[method-assign]
     LambdaSimpleBackend.invoke = _backend_invoke  # type: ignore[method-assign]
@@ -75,7 +79,12 @@ def apply() -> None:
     _hook_server_lifecycle()
     atexit.register(shutdown)
     sfn_lambda.apply()
-    _APPLIED = True
+
+
+def on_invocation(listener: InvocationListener) -> None:
+    """Call ``listener(spec, result)`` after every invocation that ran from now on."""
+    with _LOCK:
+        _LISTENERS.append(listener)
 
 
 def runtime() -> LambdaRuntime:
@@ -202,7 +211,7 @@ def invoke_function(
             daemon=True,
         ).start()
         return b""
-    result = _invoke_metered(spec, concurrency, request_id, payload, invoked_arn)
+    result = _invoke(spec, concurrency, request_id, payload, invoked_arn)
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error
     return result.payload
@@ -262,18 +271,18 @@ def _header(headers: Any, name: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def _invoke_metered(
-    spec: FunctionSpec, concurrency: int, request_id: str, payload: bytes, arn: str
-) -> InvokeResult:
-    """Run the invocation and add it to the billing meter (``localaws.meter``)."""
+def _invoke(spec: FunctionSpec, concurrency: int, request_id: str, payload: bytes, arn: str) -> InvokeResult:
     result = runtime().invoke(spec, concurrency, request_id, payload, arn)
-    METER.record_invocation(spec.function_name, spec.memory_mb, result.duration_ms)
+    with _LOCK:
+        listeners = tuple(_LISTENERS)
+    for listener in listeners:
+        listener(spec, result)
     return result
 
 
 def _invoke_quietly(spec: FunctionSpec, concurrency: int, request_id: str, payload: bytes, arn: str) -> None:
     """An asynchronous invocation: the caller already has its 202, failures only reach the logs."""
     try:
-        _invoke_metered(spec, concurrency, request_id, payload, arn)
+        _invoke(spec, concurrency, request_id, payload, arn)
     except Exception as exc:
         print(f"localaws: async invoke of {spec.function_name} failed: {exc!r}", file=sys.stderr)

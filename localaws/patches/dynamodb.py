@@ -11,14 +11,13 @@ from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
 
+from localaws.patches import patch
+
 _LOCK = threading.RLock()
-_APPLIED = False
 
 
+@patch
 def apply() -> None:
-    global _APPLIED
-    if _APPLIED:
-        return
     original = DynamoHandler.call_action
 
     def call_action(self: DynamoHandler) -> Any:
@@ -26,4 +25,3 @@ def apply() -> None:
             return original(self)
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-    _APPLIED = True

@@ -13,20 +13,18 @@ from typing import Any
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict, bytesize
 
+from localaws.patches import patch
+
 #: moto's own threshold (between AWS's documented 400 KB and the ~410 KB it accepts in practice).
 LIMIT_BYTES = 405000
-
-_APPLIED = False
 
 
 def _size(value: Any) -> int:
     return int(value.size()) if type(value) is DynamoType else bytesize(str(value))
 
 
+@patch
 def apply() -> None:
-    global _APPLIED
-    if _APPLIED:
-        return
 
     def __setitem__(self: LimitedSizeDict, key: str, value: Any) -> None:
         size = sum(bytesize(k) + _size(v) for k, v in self.items() if k != key)
@@ -35,4 +33,3 @@ def apply() -> None:
         dict.__setitem__(self, key, value)
 
     LimitedSizeDict.__setitem__ = __setitem__  # type: ignore[method-assign,assignment]
-    _APPLIED = True

@@ -30,15 +30,14 @@ from localaws.eventbridge.delivery import Delivery
 from localaws.eventbridge.schedule import Scheduler
 from localaws.eventbridge.settings import EventsSettings
 from localaws.eventbridge.shapes import status_change_event
+from localaws.patches import patch
 
-_APPLIED = False
 _DELIVERY: Delivery | None = None
 
 
+@patch
 def apply() -> None:
-    global _APPLIED, _DELIVERY
-    if _APPLIED:
-        return
+    global _DELIVERY
     settings = EventsSettings.from_environment()
     delivery = Delivery(settings, moto_send=Rule.send_to_targets)
     _DELIVERY = delivery
@@ -53,7 +52,6 @@ def apply() -> None:
     _hook_rule_delivery(delivery)
     _hook_put_events(settings)
     Scheduler(settings, fire=delivery.fire_schedule).start()
-    _APPLIED = True
 
 
 def _status_change(execution: Execution) -> tuple[str, str, dict[str, Any]]:

@@ -22,8 +22,7 @@ from moto.stepfunctions.parser import api as parser_api
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from localaws import asl
-
-_APPLIED = False
+from localaws.patches import patch
 
 
 class InvalidDefinition(AWSError):
@@ -43,10 +42,8 @@ def check(definition: str | None) -> None:
         raise InvalidDefinition(asl.refusal_message(findings))
 
 
+@patch
 def apply() -> None:
-    global _APPLIED
-    if _APPLIED:
-        return
     # A local AWS that cannot validate would accept what AWS refuses: refuse to start instead.
     asl.require_installed()
     create = StepFunctionResponse.create_state_machine
@@ -63,4 +60,3 @@ def apply() -> None:
     StepFunctionResponse.create_state_machine = create_state_machine  # type: ignore[method-assign]
     StepFunctionResponse.update_state_machine = update_state_machine  # type: ignore[method-assign]
     parser_api.InvalidDefinition.TYPE = "InvalidDefinition"
-    _APPLIED = True

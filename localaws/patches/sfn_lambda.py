@@ -31,16 +31,13 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_dynamodb,
 )
 
-_APPLIED = False
+from localaws.patches import patch
 
 
+@patch
 def apply() -> None:
-    global _APPLIED
-    if _APPLIED:
-        return
     _see_early_callbacks()
     _reuse_lambda_clients()
-    _APPLIED = True
 
 
 def _see_early_callbacks() -> None:

@@ -15,7 +15,7 @@ from moto.stepfunctions.parser.asl.component.intrinsic.function.statesfunction.m
     math_random,
 )
 
-_APPLIED = False
+from localaws.patches import patch
 
 
 class EndExclusiveRandom(random.Random):
@@ -25,10 +25,7 @@ class EndExclusiveRandom(random.Random):
         return self.randrange(a, b) if b > a else a
 
 
+@patch
 def apply() -> None:
-    global _APPLIED
-    if _APPLIED:
-        return
     # The intrinsic builds its generator as ``random.Random(seed)`` through its own module's ``random``.
     math_random.random = SimpleNamespace(Random=EndExclusiveRandom)  # type: ignore[attr-defined,assignment]
-    _APPLIED = True

@@ -1,9 +1,10 @@
-"""Take the emulator's own per-request and per-execution CPU out of the measurements.
+"""Take moto's own per-request and per-execution CPU out of the benchmark's measurements.
 
-On AWS a service answers a call without spending the caller's CPU. Here every service, every running
-execution and the benchmark share one Python process on a small machine, so moto's fixed costs compete
-with the executions being measured. Profiling the server under the benchmark's burst of executions showed
-these costs, each removed without changing any answer:
+A plugin of the benchmark's server (``LocalAwsProcess(plugins=("bench.server.speedups",))``). On AWS a
+service answers a call without spending the caller's CPU. Here every service, every running execution and
+the benchmark share one Python process on a small machine, so moto's fixed costs compete with the executions
+being measured. Profiling the server under the benchmark's burst of executions showed these costs, each
+removed without changing any answer:
 
 - **Routing a request** (about a third of the server's busy time): for every request, moto's dispatcher
   lists its own package directory (``os.listdir`` plus ``isdir`` on some 200 entries) and tries every
@@ -21,13 +22,9 @@ these costs, each removed without changing any answer:
   is written as it is: the result is the same document.
 - **Logging every request** (about a twentieth): werkzeug writes one access-log line per request. Only
   warnings and errors are logged now; ``LOCALAWS_REQUEST_LOG=1`` brings the access log back.
-- **A new connection for every request**: werkzeug's development server answers one request per
-  connection, closes it, and then keeps the thread for another 10 ms draining the socket. AWS keeps an SDK's
-  connection open between calls (HTTP/1.1 keep-alive), so a Lambda handler's third DynamoDB call costs no
-  connection set-up. ``KeepAliveRequestHandler`` answers request after request on one connection, as AWS
-  does; a client that asks for ``Connection: close`` (or speaks HTTP/1.0) still gets it. It took some
-  5 ms off a queue-mode handoff here (p50 32 ms to 27 ms: an invocation and four calls, each of which had
-  opened its own connection), and poll mode's DynamoDB tasks gained as much.
+
+The end-to-end tests do without them (measured: tests/e2e/test_contention.py 57 s with them, 64 s without;
+tests/e2e/test_queue.py 116 s and 119 s), so the local AWS itself keeps only what AWS does.
 """
 
 from __future__ import annotations
@@ -36,35 +33,26 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.core.serialize import BaseJSONSerializer
-from moto.moto_server import threaded_moto_server
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
-from werkzeug.wsgi import LimitedStream, get_content_length
+
+from localaws.patches import patch
 
 #: Definitions whose syntax trees are kept (least recently used ones are dropped first).
 MAX_CACHED_DEFINITIONS = 64
 
-_APPLIED = False
-LOG = logging.getLogger(__name__)
 
-
+@patch
 def apply() -> None:
-    global _APPLIED
-    if _APPLIED:
-        return
-    # ThreadedMotoServer looks the handler class up by this name when it starts serving.
-    threaded_moto_server.MotoRequestHandler = KeepAliveRequestHandler  # type: ignore[attr-defined]
     _route_by_host_once()
     _parse_each_definition_once()
     _write_plain_attribute_values_as_they_are()
     if os.environ.get("LOCALAWS_REQUEST_LOG") != "1":
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    _APPLIED = True
 
 
 def _route_by_host_once() -> None:
@@ -164,84 +152,3 @@ def _write_plain_attribute_values_as_they_are() -> None:
         original(self, serialized, value, shape, key)
 
     BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
-
-
-#: Response headers the handler sets itself: the body's length, and whether the connection stays open.
-_HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
-
-
-class _Response:
-    """What the WSGI application answered: status, headers and any body written through ``write``."""
-
-    def __init__(self) -> None:
-        self.status = "500 Internal Server Error"
-        self.headers: list[tuple[str, str]] = []
-        self.written: list[bytes] = []
-
-    def start(
-        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
-    ) -> Callable[[bytes], object]:
-        self.status, self.headers = status, list(headers)
-        return self.written.append
-
-
-class KeepAliveRequestHandler(MotoRequestHandler):
-    """moto's request handler, but the connection stays open for the client's next request (HTTP/1.1
-    keep-alive) unless the client asked to close it. The whole response is built before it is sent, so it
-    always carries its Content-Length; the rest of the request body is read before the next request."""
-
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out as two writes: without TCP_NODELAY the body would wait for the client's
-    # delayed acknowledgement of the headers (some 40 ms), which a connection used once never showed.
-    disable_nagle_algorithm = True
-
-    def run_wsgi(self) -> None:
-        environ = self.make_environ()
-        if not environ.get("wsgi.input_terminated"):  # not chunked: the body is Content-Length bytes
-            length = get_content_length(environ) or 0  # absent, negative or not a number: no body
-            environ["wsgi.input"] = LimitedStream(self.rfile, length)  # type: ignore[arg-type]
-        response = _Response()
-        try:
-            payload = _run(self.server.app, environ, response)
-        except Exception:
-            LOG.exception("localaws: %s %s failed", self.command, self.path)
-            response, payload = _Response(), b""
-            self.close_connection = True
-        try:
-            _drain(environ["wsgi.input"])
-        except (OSError, ValueError):
-            self.close_connection = True
-        self._send(response, payload, head=self.command == "HEAD")
-
-    def _send(self, response: _Response, payload: bytes, head: bool) -> None:
-        code, _, reason = response.status.partition(" ")
-        self.send_response(int(code), reason)
-        declared = None
-        for name, value in response.headers:
-            if name.lower() == "content-length":
-                declared = value
-            if name.lower() not in _HOP_BY_HOP:
-                self.send_header(name, value)
-        if int(code) not in (204, 304):
-            self.send_header("Content-Length", declared if head and declared else str(len(payload)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if not head:
-            self.wfile.write(payload)
-
-
-def _run(app: Any, environ: dict[str, Any], response: _Response) -> bytes:
-    chunks: Iterable[bytes] = app(environ, response.start)
-    try:
-        return b"".join([*response.written, *chunks])
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
-
-
-def _drain(body: Any) -> None:
-    """Read what the application left of the request body, so the next request starts where it should."""
-    while body.read(65536):
-        pass

@@ -1,4 +1,12 @@
-"""What AWS would bill for the requests the local AWS serves: DynamoDB request units and Lambda usage.
+"""Meter what AWS would bill for the requests the local AWS serves: DynamoDB request units, Lambda usage.
+
+A plugin of the benchmark's server (``LocalAwsProcess(plugins=("bench.server.meter",))``): moto bills nothing
+and reports a fixed ConsumedCapacity. ``apply`` sizes the item each GetItem, PutItem, UpdateItem and
+DeleteItem touches, before and after, and adds the request units AWS would charge to ``METER``; other item
+operations (Scan, Query, batches, transactions) are counted as unmetered. It listens to the local AWS's
+Lambda invocations (``localaws.patches.awslambda.on_invocation``) for each one's billed duration. Section
+``meter`` of ``GET /localaws/stats`` returns the totals (cumulative: a caller takes two readings and
+subtracts); ``bench.usage`` reads it.
 
 AWS bills a DynamoDB request by the size of the item it touches, not by the bytes sent: a write costs one
 write request unit per started KB of the larger of the item before and after it (a failed conditional write
@@ -9,18 +17,26 @@ significant digits plus one, binaries their raw bytes, booleans and nulls one by
 3 bytes plus one per element besides their elements. A Lambda invocation is billed as one request plus its
 duration, rounded up to the millisecond, times the function's memory.
 
-``Meter`` keeps the totals per table and caller (the access key id that signed the request, so that an
-observer's reads can be told apart) and per function; ``localaws.patches.meter`` feeds it and serves it as
-section ``meter`` of ``/localaws/stats``.
+Totals are kept per table and caller (the access key id that signed the request, so that an observer's reads
+can be told apart) and per function. Every DynamoDB request already runs under
+``localaws.patches.dynamodb``'s lock, so the item read before a write is the one the write sees.
 """
 
 from __future__ import annotations
 
 import base64
 import math
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from moto.dynamodb.exceptions import ConditionalCheckFailed
+from moto.dynamodb.responses import DynamoHandler
+
+from localaws import admin
+from localaws.lambda_environment import FunctionSpec, InvokeResult
+from localaws.patches import awslambda, patch
 
 #: Bytes per write request unit and per read request unit.
 WRITE_UNIT_BYTES = 1024
@@ -144,3 +160,113 @@ class Meter:
 
 #: The server's one meter.
 METER = Meter()
+
+#: Item operations whose request units the meter does not work out; they are counted by name.
+UNMETERED = (
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+    "transact_get_items",
+    "transact_write_items",
+    "execute_statement",
+    "batch_execute_statement",
+    "execute_transaction",
+)
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+
+
+@patch
+def apply() -> None:
+    _meter(DynamoHandler, "get_item", _read)
+    for name in ("put_item", "update_item", "delete_item"):
+        _meter(DynamoHandler, name, _write)
+    for name in UNMETERED:
+        if hasattr(DynamoHandler, name):
+            _count(DynamoHandler, name)
+    section = admin.Section(get_config=dict, set_config=_no_settings, get_stats=METER.snapshot)
+    admin.register_section("meter", section)
+    admin.install()
+    awslambda.on_invocation(_record_invocation)
+
+
+def _record_invocation(spec: FunctionSpec, result: InvokeResult) -> None:
+    METER.record_invocation(spec.function_name, spec.memory_mb, result.duration_ms)
+
+
+def caller_of(handler: DynamoHandler) -> str:
+    """The access key id in the request's signature ("" when unsigned)."""
+    match = _CREDENTIAL.search(str(handler.headers.get("Authorization", "")))
+    return match.group(1) if match else ""
+
+
+def _operation(method_name: str) -> str:
+    return "".join(part.capitalize() for part in method_name.split("_"))
+
+
+def _meter(handler_class: type, method_name: str, measure: Callable[..., Any]) -> None:
+    original = getattr(handler_class, method_name)
+    operation = _operation(method_name)
+
+    def metered(self: DynamoHandler) -> Any:
+        return measure(self, operation, lambda: original(self))
+
+    setattr(handler_class, method_name, metered)
+
+
+def _count(handler_class: type, method_name: str) -> None:
+    original = getattr(handler_class, method_name)
+    operation = _operation(method_name)
+
+    def counted(self: DynamoHandler) -> Any:
+        result = original(self)
+        METER.record_dynamodb(str(self.body.get("TableName", "")), caller_of(self), operation, metered=False)
+        return result
+
+    setattr(handler_class, method_name, counted)
+
+
+def _current_size(handler: DynamoHandler) -> int | None:
+    """Size of the item the request's key names, as stored now; None if there is none (or no such table)."""
+    body = handler.body
+    try:
+        table = handler.dynamodb_backend.get_table(body["TableName"])
+        key = body.get("Key")
+        if key is None:  # PutItem: the key is in the item
+            item = body["Item"]
+            key = {name: item[name] for name in (table.hash_key_attr, table.range_key_attr) if name}
+        hash_key, range_key = handler.dynamodb_backend.get_keys_value(table, key)
+        stored = table.get_item(hash_key, range_key)
+    except Exception:  # a malformed request or a missing table: moto answers it with its own error
+        return None
+    return None if stored is None else item_size(stored.attrs)
+
+
+def _read(handler: DynamoHandler, operation: str, call: Callable[[], Any]) -> Any:
+    result = call()  # raises for a bad request, which AWS does not bill
+    consistent = bool(handler.body.get("ConsistentRead", False))
+    units = read_units(_current_size(handler), consistent)
+    METER.record_dynamodb(handler.body["TableName"], caller_of(handler), operation, read=units)
+    return result
+
+
+def _write(handler: DynamoHandler, operation: str, call: Callable[[], Any]) -> Any:
+    before = _current_size(handler) or 0
+    try:
+        result = call()
+    except ConditionalCheckFailed:
+        METER.record_dynamodb(
+            handler.body["TableName"], caller_of(handler), operation, write=write_units(before)
+        )
+        raise
+    after = _current_size(handler) or 0
+    METER.record_dynamodb(
+        handler.body["TableName"], caller_of(handler), operation, write=write_units(before, after)
+    )
+    return result
+
+
+def _no_settings(values: dict[str, Any]) -> None:
+    if values:
+        raise admin.InvalidConfigError(f"section 'meter' has no settings; got {sorted(values)}")

@@ -1,17 +1,26 @@
-"""The billing meter: item sizes by AWS's rules, request units per request, Lambda usage per function."""
+"""The benchmark's billing meter (``bench.server.meter``): item sizes by AWS's rules, request units per
+request, Lambda usage per function, and the plugin loaded into a local AWS server only when asked."""
 
 from __future__ import annotations
 
+import io
 import json
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from bench.server import meter as meter_plugin
+from bench.server.meter import METER, Meter, item_size, number_size, read_units, write_units
+from harness import aws
+from harness.localaws_admin import admin as admin_route
 from localaws import admin
-from localaws.meter import METER, Meter, item_size, number_size, read_units, write_units
 from localaws.patches import dynamodb as atomic_dynamodb
-from localaws.patches import meter as meter_patch
+from localaws.process import LocalAwsProcess
 
 
 @pytest.mark.parametrize(
@@ -70,7 +79,7 @@ def _table_totals(table: str = "t") -> dict[str, Any]:
 
 def test_each_request_is_billed_by_the_size_of_the_item_it_touches(moto_table: Any) -> None:
     atomic_dynamodb.apply()
-    meter_patch.apply()
+    meter_plugin.apply()
     client = moto_table
     key = {"k": {"S": "a"}}
     start = _table_totals()
@@ -110,7 +119,7 @@ def test_each_request_is_billed_by_the_size_of_the_item_it_touches(moto_table: A
 
 def test_a_malformed_request_is_not_billed_and_scans_are_counted_as_unmetered(moto_table: Any) -> None:
     atomic_dynamodb.apply()
-    meter_patch.apply()
+    meter_plugin.apply()
     start = _table_totals()
     with pytest.raises(ClientError):
         moto_table.get_item(TableName="t", Key={"wrong": {"S": "a"}})
@@ -122,7 +131,7 @@ def test_a_malformed_request_is_not_billed_and_scans_are_counted_as_unmetered(mo
 
 
 def test_the_meter_is_section_meter_of_the_stats() -> None:
-    meter_patch.apply()
+    meter_plugin.apply()
     statuses = []
     body = admin.application(
         {"REQUEST_METHOD": "GET", "PATH_INFO": "/localaws/stats"},
@@ -130,3 +139,69 @@ def test_the_meter_is_section_meter_of_the_stats() -> None:
     )
     assert statuses == ["200 OK"]
     assert json.loads(b"".join(body))["meter"].keys() == {"dynamodb", "lambda"}
+
+
+HANDLER = """
+import time
+
+
+def handler(event, context):
+    time.sleep(0.05)
+    return {"ok": True}
+"""
+
+
+def _bundle() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("metered.py", HANDLER)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def metered_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAwsProcess]:
+    log_path = tmp_path_factory.mktemp("metered-server") / "server.log"
+    with LocalAwsProcess(log_path=log_path, plugins=("bench.server.meter",)) as server:
+        yield server
+
+
+def test_a_server_loaded_with_the_plugin_meters_dynamodb_and_each_lambda_invocation(
+    metered_server: LocalAwsProcess,
+) -> None:
+    endpoint = metered_server.endpoint
+    dynamodb = aws.client("dynamodb", endpoint)
+    table = f"metered-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName=table, Item={"k": {"S": "a"}, "p": _padding(1500)})
+    role = aws.client("iam", endpoint).create_role(RoleName=table, AssumeRolePolicyDocument="{}")["Role"][
+        "Arn"
+    ]
+    function = aws.client("lambda", endpoint)
+    function.create_function(
+        FunctionName=table,
+        Runtime="python3.12",
+        Role=role,
+        Handler="metered.handler",
+        Code={"ZipFile": _bundle()},
+        MemorySize=256,
+    )
+    for _ in range(2):
+        answer = function.invoke(FunctionName=table, Payload=b"{}")
+        assert json.loads(answer["Payload"].read()) == {"ok": True}
+
+    meter = admin_route(endpoint, "stats")["meter"]
+    assert meter["dynamodb"][table]["test"]["write_units"] == 2
+    usage = meter["lambda"][table]
+    assert usage["invocations"] == 2 and usage["memory_mb"] == 256
+    assert usage["billed_ms"] >= 100, "each call slept 50 ms: its billed duration came through the hook"
+    assert usage["gb_seconds"] == pytest.approx(0.25 * usage["billed_ms"] / 1000)
+
+
+def test_a_server_started_without_plugins_has_no_meter(tmp_path: Path) -> None:
+    with LocalAwsProcess(log_path=tmp_path / "server.log") as server:
+        assert "meter" not in admin_route(server.endpoint, "stats")
