@@ -7,7 +7,10 @@ Event (from the state machine's acquire state)::
 Result on success::
 
     {"granted": true, "alreadyHeld": bool, "lockName": str, "weight": int, "count": int,
-     "grantedAt": epoch_ms}
+     "grantedAt": epoch_ms, "nextGrantAt": epoch_ms}
+
+``nextGrantAt`` (warm-up only, when this call settled its grant): the next grant time it set, one interval
+after the grant's write returned; the next grant of the lock is sent no sooner.
 
 Otherwise the function fails with an error name the state machine routes on: ``SemaphoreFullError``,
 ``WarmupTooSoonError``, ``LockThrottledError`` (wait, then try again) or ``InvalidEventError`` (fail fast).

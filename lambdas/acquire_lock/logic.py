@@ -27,6 +27,7 @@ full, or too soon.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -135,9 +136,12 @@ class Grant:
     weight: int
     count: int
     granted_at: int
+    #: Warm-up: the next grant time this call settled (when the grant's write returned + the interval), or
+    #: None (no rate, or the settle did not land).
+    next_grant_at: int | None = None
 
     def to_response(self) -> dict[str, Any]:
-        return {
+        response: dict[str, Any] = {
             "granted": True,
             "alreadyHeld": self.already_held,
             "lockName": self.lock_name,
@@ -145,6 +149,9 @@ class Grant:
             "count": self.count,
             "grantedAt": self.granted_at,
         }
+        if self.next_grant_at is not None:
+            response["nextGrantAt"] = self.next_grant_at
+        return response
 
 
 def build_update(request: AcquireRequest, config: LockTableConfig, now_ms: int) -> dict[str, Any]:
@@ -240,9 +247,9 @@ def build_settle(
 
 def settle(
     client: DynamoDBClient, clock: Clock, config: LockTableConfig, request: AcquireRequest, granted_at: int
-) -> bool:
+) -> int | None:
     """After a warm-up grant's write returned: the next grant of the lock no sooner than one interval from
-    now. True if that is what the lock item says now.
+    now. Returns that time if it is what the lock item says now, else None.
 
     Never fails the call: the grant is made, and a settle that did not land leaves the reservation, which
     keeps the next grant back until it expires (later than the settle would have, never sooner). Refused, it
@@ -258,14 +265,14 @@ def settle(
     except ClientError as error:
         seen = LockItem.from_dynamodb(old_item_of(error)) if is_conditional_check_failed(error) else None
         if seen is not None and seen.settled_grant == token:
-            return True
+            return next_grant_at
         _log_settle("not settled", request, granted_at, next_grant_at, error)
-        return False
+        return None
     except BotoCoreError as error:
         _log_settle("not settled", request, granted_at, next_grant_at, error)
-        return False
+        return None
     _log_settle("settled", request, granted_at, next_grant_at, None)
-    return True
+    return next_grant_at
 
 
 def acquire(
@@ -298,7 +305,9 @@ def acquire(
                 # before): settle now, from this call's time, after which this execution's work starts.
                 token = warmup_token(request.execution_arn, existing.granted_at)
                 if request.grant_interval_ms is not None and item.pending_grant == token:
-                    stats.settled = settle(client, clock, config, request, existing.granted_at)
+                    settled_at = settle(client, clock, config, request, existing.granted_at)
+                    stats.settled = settled_at is not None
+                    return dataclasses.replace(existing, next_grant_at=settled_at)
                 return existing
             continue
         attributes = response.get("Attributes", {})
@@ -311,7 +320,9 @@ def acquire(
         )
         _log("granted", grant)
         if request.grant_interval_ms is not None:
-            stats.settled = settle(client, clock, config, request, now_ms)
+            settled_at = settle(client, clock, config, request, now_ms)
+            stats.settled = settled_at is not None
+            return dataclasses.replace(grant, next_grant_at=settled_at)
         return grant
     raise SemaphoreFullError(
         f"lock {request.lock_name!r} refused {MAX_ATTEMPTS} grants and changed before each could be"

@@ -7,7 +7,12 @@ What the rate guarantees (README, "Warm-up rate"): each grant's write is sent at
 previous grant's write returned, on the functions' clocks. What a user sees is when the work starts ("Run
 work" entered, in the histories): after the grant come its settle write, the Lambda's response and Step
 Functions' transitions into the work, whose durations vary from one execution to the next, so work starts
-are spaced by 1/tps less that variation. ``WORK_START_TOLERANCE_MS`` is what the test allows for it.
+are spaced by 1/tps less that variation, which is the emulator's and not the module's: on a loaded CI
+machine one execution took ~190 ms longer than its neighbours to move from its grant into the work, which
+made one gap 589 ms and the next 199 ms. So the tests assert the guarantee itself, from the histories (each
+grant's ``grantedAt``, when its write was sent, no sooner than the ``nextGrantAt`` its predecessor settled,
+one interval after that predecessor's write returned), and report the spacing of work starts, asserting only
+that its median keeps the rate (``WORK_START_TOLERANCE_MS``).
 """
 
 from __future__ import annotations
@@ -111,9 +116,10 @@ def test_grants_are_spaced_by_the_warmup_rate_and_the_limit_holds(
     gaps = [later - earlier for earlier, later in itertools.pairwise(granted_at)]
     interval_ms = 1000 / TPS
     assert min(gaps) >= interval_ms - CLOCK_RESOLUTION_MS, f"grants closer than 1/tps: {gaps}"
+    assert_sent_after_the_previous_grant_settled([g[0] for g in grants.values()])
     work_gaps = work_start_gaps_ms(histories)
     print(spacing_report("work starts", work_gaps, interval_ms))
-    assert min(work_gaps) >= interval_ms - WORK_START_TOLERANCE_MS, work_gaps
+    assert nearest_rank(work_gaps, 50) >= interval_ms - WORK_START_TOLERANCE_MS, work_gaps
 
     # The concurrency limit held at every sampled moment and in the histories, and was reached.
     for sample in sampler.samples:
@@ -135,6 +141,21 @@ def test_grants_are_spaced_by_the_warmup_rate_and_the_limit_holds(
     delays = [delay for events in histories.values() for delay in retry_delays(events)]
     assert len(delays) >= EXECUTIONS, "with 20 executions under a limit of 5, most must have been refused"
     assert min(delays) < 1.0 < max(delays), f"a 1 s wait retried after 0 to 2 s, not in step: {delays}"
+
+
+def assert_sent_after_the_previous_grant_settled(grants: list[dict[str, Any]]) -> None:
+    """The rate's guarantee, from the acquirer's results: in grant order, each grant's write was sent
+    (``grantedAt``) no sooner than the next grant time its predecessor settled (``nextGrantAt``: one interval
+    after the predecessor's write returned). Nearly every grant must have settled, or this proves little."""
+    ordered = sorted(grants, key=lambda g: g["grantedAt"])
+    settled = [g for g in ordered if "nextGrantAt" in g]
+    assert len(settled) >= 0.8 * len(ordered), f"only {len(settled)} of {len(ordered)} grants settled"
+    early = [
+        (earlier["nextGrantAt"], later["grantedAt"])
+        for earlier, later in itertools.pairwise(ordered)
+        if "nextGrantAt" in earlier and later["grantedAt"] < earlier["nextGrantAt"]
+    ]
+    assert not early, f"grants sent before the previous grant's settled time: {early}"
 
 
 def work_start_gaps_ms(histories: dict[str, list[Event]]) -> list[float]:
@@ -205,7 +226,10 @@ def test_a_start_burst_keeps_work_starts_spaced_by_the_rate(
     print(spacing_report("work starts", gaps, interval_ms))
     print(spacing_report("grants (grantedAt)", grant_gaps, interval_ms))
     assert min(grant_gaps) >= interval_ms - CLOCK_RESOLUTION_MS, grant_gaps
-    assert min(gaps) >= interval_ms - WORK_START_TOLERANCE_MS, spacing_report(
+    assert_sent_after_the_previous_grant_settled(
+        [g for events in histories.values() for g in lambda_grants(events)]
+    )
+    assert nearest_rank(gaps, 50) >= interval_ms - WORK_START_TOLERANCE_MS, spacing_report(
         "work starts", gaps, interval_ms
     )
 

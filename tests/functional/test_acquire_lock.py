@@ -236,6 +236,8 @@ def test_warm_up_spaces_grants_by_the_interval(ddb: Any, clock: FakeClock) -> No
     interval = 500  # 2 grants per second
     first = invoke(event(executionArn=arn(1), limit=5, tpsLimit=2))
     assert lock_item(ddb).next_grant_at == T0 + interval
+    # The settled next grant time is in the response too: the e2e tests check the rate from the histories.
+    assert first["nextGrantAt"] == T0 + interval
 
     clock.now_ms = T0 + interval - 1
     before = raw_item(ddb)
