@@ -2,8 +2,12 @@
 
 Event (the acquire state's Payload, ``lambda:invoke.waitForTaskToken``)::
 
-    {"lockName": str, "executionArn": "arn:...", "weight": int, "limit": int, "tpsLimit": number | null,
-     "maxQueueLength": int, "taskToken": str}
+    {"lockName": str, "executionArn": "arn:..." | "arn:...#<iteration id>", "weight": int, "limit": int,
+     "tpsLimit": number | null, "maxQueueLength": int, "taskToken": str, "arrivedAt"?: ISO 8601}
+
+``executionArn`` is the holder id: the execution ARN, or, for a Map iteration holding a slot of its own, the
+execution ARN, '#' and an iteration id (1 to 40 of ``[A-Za-z0-9._-]``, e.g. ``3.1837462``); 256 characters
+at most. An iteration holder is listed in its execution's registry before it queues.
 
 The task's result is what ``SendTaskSuccess`` sends when the execution is granted::
 

@@ -1,5 +1,11 @@
 """Queue mode's acquire, invoked by the acquire state as ``lambda:invoke.waitForTaskToken``.
 
+The holder is an execution, or a Map iteration holding a slot of its own (an iteration holder
+``<execution ARN>#<iteration id>``, ``semaphore_core.lock_item``); either way everything below is keyed by
+its holder id, so each waiting iteration has its own place in the queue and its own task token.
+
+0. An iteration holder first lists itself in its execution's registry (``execution_item.register_holder``),
+   so that, should the execution end without releasing, its release finds this holder's slot or place.
 1. Write the per-execution item (lock name, this attempt's task token), replacing an earlier attempt's.
 2. In one conditional read-modify-write of the lock item: join the queue at the tail (unless already queued
    or holding), then settle (grant heads in FIFO order while they fit and the rate allows).
@@ -24,9 +30,14 @@ from typing import Any
 from semaphore_core.capacity import MAX_EXECUTION_ARN_LENGTH
 from semaphore_core.clock import parse_iso8601_ms
 from semaphore_core.errors import InvalidEventError, SemaphoreQueueFullError, WarmupTooSoonError
-from semaphore_core.execution_item import delete_execution_item, put_execution_item
+from semaphore_core.execution_item import (
+    delete_execution_item,
+    put_execution_item,
+    register_holder,
+    unregister_holder,
+)
 from semaphore_core.handoff import HANDOFF_METRICS, QueueContext, handoff_counts, pump, resume_granted
-from semaphore_core.lock_item import Holder, grant_interval_ms
+from semaphore_core.lock_item import Holder, grant_interval_ms, is_iteration_holder
 from semaphore_core.queue import Outcome, QueueLock, Waiter, settle, settle_only
 from semaphore_core.queue import acquire as enqueue_and_settle
 from semaphore_core.queue_fast import fast_acquire
@@ -34,6 +45,7 @@ from semaphore_core.validation import (
     optional_positive_number,
     optional_timestamp_ms,
     require_exact_keys,
+    require_holder_id,
     require_int,
     require_object,
     require_str,
@@ -53,6 +65,7 @@ MAX_TASK_TOKEN_LENGTH = 2048
 @dataclass(frozen=True)
 class QueueAcquireRequest:
     lock_name: str
+    #: The holder id: an execution ARN, or an iteration holder's ``<execution ARN>#<iteration id>``.
     execution_arn: str
     weight: int
     limit: int
@@ -69,9 +82,7 @@ class QueueAcquireRequest:
         require_exact_keys(fields, EVENT_FIELDS, optional=(ARRIVED_AT,))
         request = cls(
             lock_name=require_str(fields, "lockName", max_length=MAX_LOCK_NAME_LENGTH),
-            execution_arn=require_str(
-                fields, "executionArn", max_length=MAX_EXECUTION_ARN_LENGTH, prefix="arn:"
-            ),
+            execution_arn=require_holder_id(fields, "executionArn", max_length=MAX_EXECUTION_ARN_LENGTH),
             weight=require_int(fields, "weight", minimum=1),
             limit=require_int(fields, "limit", minimum=1),
             tps_limit=optional_positive_number(fields, "tpsLimit"),
@@ -134,6 +145,10 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
     """Queue up (or find the existing place or grant), resume the granted; see the module doc."""
     arn = request.execution_arn
     ctx.tokens.known[arn] = request.task_token
+    if is_iteration_holder(arn):
+        # Before anything that gives it a slot or a place: the release of its ended execution finds only
+        # what the registry lists.
+        register_holder(ctx.dynamodb, ctx.config, arn)
     earlier = put_execution_item(ctx.dynamodb, ctx.config, arn, request.lock_name, request.task_token)
     committed = None
     outcome = _first_attempt(ctx, request) if earlier is None else None
@@ -162,6 +177,8 @@ def acquire(ctx: QueueContext, request: QueueAcquireRequest) -> AcquireResult:
             )
         except SemaphoreQueueFullError:
             delete_execution_item(ctx.dynamodb, ctx.config, arn)
+            if is_iteration_holder(arn):
+                unregister_holder(ctx.dynamodb, ctx.config, arn)
             raise
         outcome = committed.outcome
     held = outcome.before.holders.get(arn)

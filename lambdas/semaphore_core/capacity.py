@@ -13,8 +13,10 @@ from __future__ import annotations
 
 #: DynamoDB's item size limit.
 ITEM_LIMIT_BYTES = 400 * 1024
-#: Longest execution ARN accepted. A Standard execution's ARN is at most 227 characters
-#: (arn:aws-us-gov:states:<region>:<12-digit account>:execution:<80>:<80>); 256 leaves room.
+#: Longest holder id accepted (an execution ARN, or a Map iteration's ``<execution ARN>#<iteration id>``;
+#: the name is older than iteration holders). A Standard execution's ARN is at most 227 characters
+#: (arn:aws-us-gov:states:<region>:<12-digit account>:execution:<80>:<80>); 256 leaves room for an iteration
+#: id such as the state machine's ``<index>.<random>`` (at most 1 + 6 + 1 + 10 characters for 10^6 items).
 MAX_EXECUTION_ARN_LENGTH = 256
 #: One queue entry: {"id": ARN, "w": weight, "at": epoch ms} = map 3 + 3 element bytes + "id" 2 + 256
 #: + "w" 1 + weight (below 100000: 5 digits) + "at" 2 + epoch ms (13 digits), plus 1 as a list element.

@@ -8,7 +8,8 @@ slot of one that is gone, and keep the warm-up rate's queue moving.
   means the execution re-checked meanwhile, so it is used instead. Otherwise ``DescribeExecution`` decides:
   an execution that is no longer RUNNING gets its grant released and the queue settled again, so the slot
   goes to the next waiter (never into the void); a RUNNING one is left to its own re-check, which finds it
-  holding and resumes it.
+  holding and resumes it. A granted Map iteration (an iteration holder, ``semaphore_core.lock_item``) is
+  resumed with its own token and judged by its execution's status.
 - ``pump``: under a warm-up rate, a head that fits may have to wait for ``nextGrantAt``. When that is close
   and the function's remaining time allows, sleep until then and settle again; when it is not, ``nudge``
   the head (``SendTaskFailure`` with ``WarmupTooSoonError``: its task retries after the grant interval and
@@ -32,8 +33,9 @@ from semaphore_core.clock import Clock
 from semaphore_core.config import LockTableConfig, lock_table_config
 from semaphore_core.dynamo import DynamoDBClient
 from semaphore_core.errors import LockContentionError
-from semaphore_core.execution_item import delete_execution_item, read_execution_item
+from semaphore_core.execution_item import delete_execution_item, read_execution_item, unregister_holder
 from semaphore_core.lambda_time import deadline_ms
+from semaphore_core.lock_item import execution_of, is_iteration_holder
 from semaphore_core.queue import Outcome, QueueLock, Waiter, release, settle_only
 from semaphore_core.queue_store import Committed, Sleep, transact
 from semaphore_core.stepfunctions import (
@@ -212,12 +214,15 @@ def resume_granted(
 
 
 def _release_grant(ctx: QueueContext, lock_name: str, execution_arn: str) -> Committed:
-    """Give back the grant of an execution that has ended, and settle: the slot goes to the next waiter.
-    Its per-execution item goes too, as its own release would have deleted it."""
+    """Give back the grant of a holder whose execution has ended, and settle: the slot goes to the next
+    waiter. Its per-execution item goes too, and an iteration holder leaves its execution's registry, as its
+    own release would have done."""
     committed = ctx.transact(
         lock_name, lambda lock, now: release(lock, execution_arn, ctx.limit, ctx.tps_limit, now)
     )
     delete_execution_item(ctx.dynamodb, ctx.config, execution_arn)
+    if is_iteration_holder(execution_arn):
+        unregister_holder(ctx.dynamodb, ctx.config, execution_arn)
     return committed
 
 
@@ -251,9 +256,12 @@ def _read_token(ctx: QueueContext, execution_arn: str) -> str | None:
     return item.task_token if item is not None else None
 
 
-def _is_running(ctx: QueueContext, execution_arn: str) -> bool:
-    """Whether the execution may still be waiting. Unknown (access denied, e.g. an execution of another state
-    machine sharing the lock) counts as running: its re-check, or its own reaper, settles it."""
+def _is_running(ctx: QueueContext, holder_id: str) -> bool:
+    """Whether the holder may still be waiting: whether its execution runs (Step Functions knows executions,
+    not iteration holders: asked about one, it would answer ExecutionDoesNotExist while the iteration
+    waits). Unknown (access denied, e.g. an execution of another state machine sharing the lock) counts as
+    running: its re-check, or its own reaper, settles it."""
+    execution_arn = execution_of(holder_id)
     try:
         status = ctx.stepfunctions.describe_execution(executionArn=execution_arn).get("status")
     except ClientError as error:

@@ -1,13 +1,21 @@
-"""The lock item of docs/lock-item.md as code: attribute names, holder detection and a parsed view.
+"""The lock item of docs/lock-item.md as code: attribute names, holder ids, holder detection and a parsed
+view.
 
 One item per lock: the partition key holds the lock's name, ``lockCount`` the sum of the holders' weights,
-one map attribute per holder named by its execution ARN, and ``nextGrantAt`` (with ``pendingGrant`` in poll
+one map attribute per holder named by its holder id, and ``nextGrantAt`` (with ``pendingGrant`` in poll
 mode) for the warm-up limit.
+
+A **holder id** names whoever holds (or waits for) a slot: an execution ARN, or, for a Map iteration that
+holds a slot of its own, an **iteration holder** ``<execution ARN>#<iteration id>``. Execution names may not
+contain '#', so the part before it is always the execution; Step Functions knows only that part (ask it about
+the execution, never about the holder id). An execution with iteration holders has a **registry** item, keyed
+``<execution ARN>#``, listing them (``semaphore_core.execution_item``).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -28,8 +36,14 @@ SETTLED_GRANT = "settledGrant"
 WARMUP_RESERVE_MS = 1000
 #: Bumped by every write to a lock item, so read-modify-write writers (queue mode) can condition on it.
 VERSION = "version"
-#: Every holder attribute is an execution ARN, and nothing else in the item starts with this.
+#: Every holder attribute is a holder id (an execution ARN, or one with an iteration id), and nothing else in
+#: the item starts with this.
 HOLDER_PREFIX = "arn:"
+#: Between an iteration holder's execution ARN and its iteration id; never part of an execution ARN.
+HOLDER_SEPARATOR = "#"
+#: An iteration id (the state machine writes the Map item's index, '.' and a random number: ``3.1837462``).
+#: Only characters that need no escaping anywhere a holder id goes: attribute names, item keys, logs.
+_ITERATION_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")
 HOLDER_WEIGHT = "weight"
 HOLDER_ACQUIRED_AT = "acquiredAt"
 
@@ -88,6 +102,34 @@ def add_settle_clause(
 
 def is_holder_attribute(name: str) -> bool:
     return name.startswith(HOLDER_PREFIX)
+
+
+def execution_of(holder_id: str) -> str:
+    """The execution ARN of a holder id: the part before '#' (the whole id when it is an execution ARN)."""
+    return holder_id.split(HOLDER_SEPARATOR, 1)[0]
+
+
+def is_iteration_holder(holder_id: str) -> bool:
+    """Whether the holder id names a Map iteration (``<execution ARN>#<iteration id>``), not an execution.
+    A registry key (``<execution ARN>#``, no iteration id) is not one."""
+    _execution, separator, iteration = holder_id.partition(HOLDER_SEPARATOR)
+    return bool(separator and iteration)
+
+
+def is_valid_iteration_id(iteration_id: str) -> bool:
+    """1 to 40 characters of letters, digits, '.', '_' and '-'."""
+    return _ITERATION_ID.fullmatch(iteration_id) is not None
+
+
+def iteration_holder(execution_arn: str, iteration_id: str) -> str:
+    """The holder id of one iteration of ``execution_arn`` (the state machine builds the same string)."""
+    return f"{execution_arn}{HOLDER_SEPARATOR}{iteration_id}"
+
+
+def registry_key_name(execution_arn: str) -> str:
+    """The key of the execution's registry item: its ARN and '#' (an iteration holder with no iteration id,
+    so it never collides with a holder's per-holder item)."""
+    return execution_arn + HOLDER_SEPARATOR
 
 
 def holder_value(weight: int, acquired_at: str) -> AttributeValue:

@@ -17,7 +17,7 @@ a lighter one that would fit (zero inversions; a heavy head is never starved by 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from semaphore_core.clock import iso8601_utc
@@ -27,7 +27,9 @@ from semaphore_core.lock_item import Holder, grant_interval_ms
 
 @dataclass(frozen=True)
 class Waiter:
-    """One queued execution: its ARN, its weight and when it arrived at the semaphore (epoch ms)."""
+    """One queued holder: its holder id (an execution ARN, or an iteration holder's id: see
+    ``semaphore_core.lock_item``; the field keeps its older name), its weight and when it arrived at the
+    semaphore (epoch ms)."""
 
     execution_arn: str
     weight: int
@@ -85,17 +87,27 @@ class Outcome:
     granted: tuple[Waiter, ...] = ()
     #: A fitting head waits only for the rate until this time (epoch ms); None otherwise.
     rate_blocked_until: int | None = None
-    #: Release only: the weight given back by the caller (None when it held nothing).
-    released_weight: int | None = None
-    #: Release only: whether the caller was removed from the queue.
-    dequeued: bool = False
     #: The time the decision was made (epoch ms): the grant time of ``granted``.
     decided_at: int | None = None
+    #: Release only: the weight each released holder gave back (only those that held a slot).
+    released_weights: Mapping[str, int] = field(default_factory=dict)
+    #: Release only: the released holders that were taken off the queue.
+    dequeued_ids: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
         """Whether the lock differs from what was read (and so needs a write)."""
         return self.lock != self.before
+
+    @property
+    def released_weight(self) -> int | None:
+        """Release only: the weight given back in all (None when no released holder held a slot)."""
+        return sum(self.released_weights.values()) if self.released_weights else None
+
+    @property
+    def dequeued(self) -> bool:
+        """Release only: whether a released holder was removed from the queue."""
+        return bool(self.dequeued_ids)
 
 
 def settle(lock: QueueLock, limit: int, tps_limit: float | None, now_ms: int) -> Settled:
@@ -180,12 +192,22 @@ def acquire(
 def release(lock: QueueLock, execution_arn: str, limit: int, tps_limit: float | None, now_ms: int) -> Outcome:
     """Give back the caller's slot (its recorded weight) and leave the queue if it is there, then settle.
 
-    Releasing an execution that neither holds nor waits changes nothing but the settle (idempotent).
+    Releasing a holder that neither holds nor waits changes nothing but the settle (idempotent).
     """
-    holder = lock.holders.get(execution_arn)
-    holders = {arn: h for arn, h in lock.holders.items() if arn != execution_arn}
-    queue = tuple(w for w in lock.queue if w.execution_arn != execution_arn)
-    count = max(0, lock.count - holder.weight) if holder is not None else lock.count
+    return release_all(lock, (execution_arn,), limit, tps_limit, now_ms)
+
+
+def release_all(
+    lock: QueueLock, holder_ids: Collection[str], limit: int, tps_limit: float | None, now_ms: int
+) -> Outcome:
+    """``release`` for several holders at once (an ended execution and its iterations): every slot goes back
+    and every one of them leaves the queue before the one settle, so none of the freed slots is granted to
+    a waiter that is leaving too. Idempotent, like ``release``."""
+    leaving = set(holder_ids)
+    released = {arn: holder.weight for arn, holder in lock.holders.items() if arn in leaving}
+    holders = {arn: h for arn, h in lock.holders.items() if arn not in leaving}
+    queue = tuple(w for w in lock.queue if w.execution_arn not in leaving)
+    count = max(0, lock.count - sum(released.values()))
     freed = replace(lock, count=count, holders=holders, queue=queue)
     settled = settle(freed, limit, tps_limit, now_ms)
     return Outcome(
@@ -193,9 +215,9 @@ def release(lock: QueueLock, execution_arn: str, limit: int, tps_limit: float | 
         lock=settled.lock,
         granted=settled.granted,
         rate_blocked_until=settled.rate_blocked_until,
-        released_weight=holder.weight if holder is not None else None,
-        dequeued=len(queue) != len(lock.queue),
         decided_at=now_ms,
+        released_weights=released,
+        dequeued_ids=tuple(w.execution_arn for w in lock.queue if w.execution_arn in leaving),
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping
 
 from semaphore_core.clock import parse_iso8601_ms
 from semaphore_core.errors import InvalidEventError
+from semaphore_core.lock_item import HOLDER_PREFIX, HOLDER_SEPARATOR, is_valid_iteration_id
 
 
 def _describe(value: object) -> str:
@@ -59,6 +60,29 @@ def require_str(
         raise InvalidEventError(f"{key} must be {bounds} characters long, got {len(value)}")
     if prefix is not None and not value.startswith(prefix):
         raise InvalidEventError(f"{key} must start with {prefix!r}, got {_describe(value)}")
+    return value
+
+
+def require_holder_id(event: Mapping[str, object], key: str, *, max_length: int) -> str:
+    """A holder id (``semaphore_core.lock_item``): an execution ARN, optionally followed by '#' and an
+    iteration id; at most ``max_length`` characters in all."""
+    value = require_str(event, key, max_length=max_length, prefix=HOLDER_PREFIX)
+    _execution, separator, iteration = value.partition(HOLDER_SEPARATOR)
+    if separator and not is_valid_iteration_id(iteration):
+        raise InvalidEventError(
+            f"{key} must be an execution ARN, optionally followed by '#' and an iteration id of 1 to 40"
+            f" letters, digits, '.', '_' or '-'; got the iteration id {_describe(iteration)}"
+        )
+    return value
+
+
+def optional_bool(event: Mapping[str, object], key: str, *, default: bool = False) -> bool:
+    """``true`` or ``false``, or ``default`` when the key is absent (null is not absent: it is refused)."""
+    if key not in event:
+        return default
+    value = event[key]
+    if not isinstance(value, bool):
+        raise InvalidEventError(f"{key} must be true or false, got {_describe(value)}")
     return value
 
 

@@ -7,7 +7,9 @@ environment (``sweeper.config``). The result, also logged as one JSON line::
      "indexItemsDeleted": int, "waitersRemoved": int, "errors": int, "complete": bool, "problems": [str, ...]}
 
 In queue mode (``QUEUE_RELEASE_FUNCTION`` set) each release is a synchronous invocation of the queue release
-function with ``{"lockName": ..., "executionArn": ...}``, the event the status-change rule sends it.
+function with ``{"lockName": ..., "executionArn": <holder id>}``: the event a holder's own release sends it
+(for a Map iteration's holder, its id ``<execution ARN>#<iteration id>``). ``indexItemsDeleted`` counts every
+item keyed by a holder of an ended execution: index, per-execution and registry items.
 
 With ``METRICS_NAMESPACE`` set, each run also prints its counts (``logic.metric_counts``) as one CloudWatch
 Embedded Metric Format line (``semaphore_core.metrics``).

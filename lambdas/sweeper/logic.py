@@ -5,10 +5,18 @@ arguments, so the logic runs the same against AWS, moto or a stub.
 
 For every item of every lock table (docs/lock-item.md), within a budget of items and time:
 
-- a **lock item** (key not starting with ``arn:``): each holder entry (attribute named by an execution ARN)
+- a **lock item** (key not starting with ``arn:``): each holder entry (attribute named by a holder id)
   whose execution has ENDED or is GONE is released; one whose status cannot be read is released only when a
   lease is set and the entry is older than the lease; a RUNNING holder is never touched;
-- an **index item** (key = an execution ARN): deleted once that execution is no longer running.
+- an **item keyed by a holder** (key starting with ``arn:``: an index or per-execution item, keyed by an
+  execution ARN or an iteration holder id, or an execution's registry, ``<execution ARN>#``): deleted once
+  that execution is no longer running.
+
+A holder id is an execution ARN or a Map iteration's ``<execution ARN>#<iteration id>``
+(``semaphore_core.lock_item``). Step Functions knows executions only, so every holder is judged by its
+execution (``execution_of``): described once per run, and a holder whose execution is RUNNING is never
+released. (Asked about an iteration holder's id, DescribeExecution would answer ExecutionDoesNotExist: GONE,
+and the slot would be taken from a running iteration.)
 
 In poll mode a release is the reaper's write: ``SET lockCount = lockCount - <entry>.weight REMOVE <entry>
 ADD version 1`` on condition ``attribute_exists(<entry>)``. DynamoDB reads the recorded weight as it writes,
@@ -44,6 +52,7 @@ from semaphore_core.lock_item import (
     HOLDER_WEIGHT,
     LOCK_COUNT,
     VERSION,
+    execution_of,
     is_holder_attribute,
 )
 from semaphore_core.queue_store import QUEUE, parse_queue
@@ -58,7 +67,7 @@ PAGE_SIZE = 100
 
 Key = Dict[str, AttributeValue]
 
-#: Queue mode's release: (lock name, execution ARN) -> the queue release function's result (its
+#: Queue mode's release: (lock name, holder id) -> the queue release function's result (its
 #: ``released`` and ``dequeued`` fields are read). Raises ``QueueReleaseError`` when the call failed.
 QueueRelease = Callable[[str, str], Mapping[str, Any]]
 
@@ -95,7 +104,7 @@ class SweepCursor:
 
 @dataclass
 class SweepResult:
-    #: Items read (lock items and index items).
+    #: Items read (lock items and items keyed by a holder).
     scanned: int = 0
     #: Holders given back by this run (``released_by_lease`` of them because of the lease).
     released: int = 0
@@ -104,6 +113,7 @@ class SweepResult:
     kept: int = 0
     #: Holders released by someone else between the scan and the write.
     already_released: int = 0
+    #: Items keyed by a holder of an ended execution (index, per-execution and registry items), deleted.
     index_items_deleted: int = 0
     #: Queue mode: queued executions that had ended, removed from their lock's queue.
     waiters_removed: int = 0
@@ -211,8 +221,8 @@ class _Sweep:
     queue_release: QueueRelease | None
 
     def state(self, execution_arn: str) -> ExecutionState:
-        """One DescribeExecution per execution and run: its holder entry, queue entry and index item share
-        it."""
+        """One DescribeExecution per execution and run: its holder entries, queue entries and items (those of
+        its iteration holders too) share it."""
         if execution_arn not in self.statuses:
             self.statuses[execution_arn] = execution_state(self.sfn, execution_arn)
         return self.statuses[execution_arn]
@@ -270,10 +280,11 @@ def _sweep_holder(run: _Sweep, table: LockTable, key: Key, holder: str, value: o
         result.kept += 1
         result.problem(f"{where}: not a holder entry with a whole, positive weight: {value!r}"[:300])
         return
-    if not _looks_after(run.config, holder):
+    execution = execution_of(holder)
+    if not _looks_after(run.config, execution):
         result.kept += 1
         return
-    state = run.state(holder)
+    state = run.state(execution)
     if state.state is State.RUNNING:
         result.kept += 1
         return
@@ -337,10 +348,12 @@ def _queued(run: _Sweep, table: LockTable, key: Key, value: object) -> list[str]
 
 
 def _sweep_waiter(run: _Sweep, table: LockTable, key: Key, waiter: str) -> None:
-    """A queued execution that has ended (or is gone) leaves the queue; a running or unknown one stays."""
-    if not _looks_after(run.config, waiter):
+    """A queued holder whose execution has ended (or is gone) leaves the queue; one whose execution is running
+    or unknown stays."""
+    execution = execution_of(waiter)
+    if not _looks_after(run.config, execution):
         return
-    state = run.state(waiter)
+    state = run.state(execution)
     if state.state in (State.RUNNING, State.UNKNOWN):
         return
     where = f"{table.name}/{key[table.lock_id_attribute]['S']}/queue/{waiter}"
@@ -395,7 +408,9 @@ def release_arguments(table: LockTable, key: Key, holder: str) -> dict[str, Any]
     }
 
 
-def _sweep_index_item(run: _Sweep, table: LockTable, key: Key, execution_arn: str) -> None:
+def _sweep_index_item(run: _Sweep, table: LockTable, key: Key, name: str) -> None:
+    """An index, per-execution or registry item (``name``: its key) goes once its execution has ended."""
+    execution_arn = execution_of(name)
     if not _looks_after(run.config, execution_arn):
         return
     state = run.state(execution_arn)
@@ -405,7 +420,7 @@ def _sweep_index_item(run: _Sweep, table: LockTable, key: Key, execution_arn: st
     try:
         run.dynamodb.delete_item(TableName=table.name, Key=key)
     except (ClientError, BotoCoreError) as error:
-        run.result.problem(f"{table.name}/{execution_arn}: index item delete failed: {_describe(error)}")
+        run.result.problem(f"{table.name}/{name}: index item delete failed: {_describe(error)}")
         return
     run.result.index_items_deleted += 1
 

@@ -42,6 +42,7 @@ from semaphore_core.errors import (
     WarmupTooSoonError,
 )
 from semaphore_core.execution_item import put_execution_item
+from semaphore_core.lock_item import execution_of, iteration_holder, registry_key_name
 from semaphore_core.queue import QueueLock, Waiter, join
 from semaphore_core.queue import release as release_and_settle
 from semaphore_core.queue_store import build_put, parse_queue_lock, transact
@@ -69,8 +70,10 @@ def client_error(code: str, operation: str) -> ClientError:
 
 
 class FakeStepFunctions:
-    """Tokens belong to executions; a token answers once; a token of an execution that is not running is
-    invalid. ``on_success`` lets a test act just before a SendTaskSuccess is answered."""
+    """Tokens belong to holders (executions, or Map iterations: their holder ids); a token answers once; a
+    token of a holder whose execution is not running is invalid. Statuses are the executions' (asked about an
+    iteration holder's id, DescribeExecution answers ExecutionDoesNotExist, as the service does).
+    ``on_success`` lets a test act just before a SendTaskSuccess is answered."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -92,18 +95,19 @@ class FakeStepFunctions:
                     self.live.discard(old)  # the task timed out and was retried: its old token is dead
             self.owner[token] = execution_arn
             self.live.add(token)
-            self.status.setdefault(execution_arn, "RUNNING")
+            self.status.setdefault(execution_of(execution_arn), "RUNNING")
             self.resumed.setdefault(execution_arn, threading.Event())
             return token
 
     def stop(self, execution_arn: str) -> None:
+        """StopExecution: the execution and every one of its iterations."""
         with self.lock:
             self.status[execution_arn] = "ABORTED"
-            self.live -= {t for t, owner in self.owner.items() if owner == execution_arn}
+            self.live -= {t for t, owner in self.owner.items() if execution_of(owner) == execution_arn}
 
     def _answer(self, token: str, operation: str) -> str:
         owner = self.owner.get(token)
-        if owner is None or self.status.get(owner) != "RUNNING":
+        if owner is None or self.status.get(execution_of(owner)) != "RUNNING":
             raise client_error("InvalidToken", operation)
         if token not in self.live:
             raise client_error("TaskTimedOut", operation)
@@ -264,13 +268,23 @@ class World:
         }
         return retry_contention(lambda: acquire_handler.lambda_handler(event, None))
 
-    def release(self, execution_arn: str, lock_name: str | None = LOCK) -> dict[str, Any]:
-        event = {"lockName": lock_name, "executionArn": execution_arn}
+    def release(
+        self, execution_arn: str, lock_name: str | None = LOCK, ended: bool | None = None
+    ) -> dict[str, Any]:
+        """The release state's call, or with ``ended`` the status-change rule's for an ended execution."""
+        event: dict[str, Any] = {"lockName": lock_name, "executionArn": execution_arn}
+        if ended is not None:
+            event["ended"] = ended
         return retry_contention(lambda: release_handler.lambda_handler(event, None))
 
     def lock(self, lock_name: str = LOCK) -> QueueLock:
         item = self.raw.get_item(TableName=TABLE, Key={"LockName": {"S": lock_name}}, ConsistentRead=True)
         return parse_queue_lock(item.get("Item")).lock
+
+    def registry(self, execution_arn: str) -> set[str] | None:
+        """The holder ids in the execution's registry; None when it has none."""
+        item = self.execution_item(registry_key_name(execution_arn))
+        return None if item is None else set(item["holders"]["SS"])
 
     def execution_item(self, execution_arn: str) -> dict[str, Any] | None:
         key = {"LockName": {"S": execution_arn}}
@@ -336,9 +350,12 @@ def check_chain(chain: list[QueueLock], limit: int) -> tuple[list[str], list[str
         assert len(new) <= 1, f"one write enqueued several executions: {new}"
         arrivals += new
         granted = [a for a in after.holders if a not in before.holders]
-        # Grants are heads of the queue as it stood, with the newcomer in its place by arrival (one granted
-        # at once went first), in order.
-        line_waiters = before.queue
+        # Grants are heads of the queue as it stood, without the waiters that left it ungranted (released),
+        # with the newcomer in its place by arrival (one granted at once went first), in order.
+        still_queued = {w.execution_arn for w in after.queue}
+        line_waiters = tuple(
+            w for w in before.queue if w.execution_arn in still_queued or w.execution_arn in after.holders
+        )
         for waiter in queued:
             line_waiters = join(line_waiters, waiter)
         line = [w.execution_arn for w in line_waiters]
@@ -833,6 +850,168 @@ def test_the_reaper_s_release_reads_the_lock_name_from_the_execution_item(world:
     assert nothing == {**nothing, "lockName": None, "released": False}
 
 
+# --- Map iterations as holders ---------------------------------------------------------------------------
+
+
+def it(n: int | str, iteration_id: str) -> str:
+    """The holder id of one Map iteration of execution ``n``."""
+    return iteration_holder(arn(n), iteration_id)
+
+
+def test_iterations_of_one_execution_wait_and_are_resumed_each_with_its_own_token(world: World) -> None:
+    world.set_limit(1)
+    first, second = it(1, "0.48213"), it(1, "1.90377")
+    world.acquire(arn(0), arrived_at=T0)
+    world.acquire(first, arrived_at=T0 + 1)
+    world.acquire(second, arrived_at=T0 + 2)
+    world.acquire(arn(2), arrived_at=T0 + 3)
+
+    assert [w.execution_arn for w in world.lock().queue] == [first, second, arn(2)]
+    assert world.registry(arn(1)) == {arn(1), first, second}, "listed before they queued"
+    tokens = {h: world.execution_item(h)["taskToken"]["S"] for h in (first, second)}  # type: ignore[index]
+    assert tokens == {first: world.tokens[first], second: world.tokens[second]}
+    assert tokens[first] != tokens[second], "each waiting iteration keeps its own token"
+    assert world.execution_item(arn(1)) is None, "the execution itself holds nothing"
+
+    assert world.release(arn(0))["resumed"] == [first]
+    assert world.release(first)["resumed"] == [second]
+    assert world.registry(arn(1)) == {arn(1), second}, "an iteration's own release takes it off"
+    assert world.release(second)["resumed"] == [arn(2)]
+
+    assert [(owner, token) for owner, token, _ in world.sfn.successes] == [
+        (h, world.tokens[h]) for h in (arn(0), first, second, arn(2))
+    ], "each resumed with its own token"
+    assert world.execution_item(first) is None and world.execution_item(second) is None
+    assert world.registry(arn(1)) == {arn(1)}, "the registry itself stays until the execution has ended"
+    check_chain(world.ddb.chain(), 1)
+
+
+def test_a_granted_iteration_without_a_token_is_judged_by_its_execution_s_status(world: World) -> None:
+    world.set_limit(1)
+    waiting = it(1, "0.5")
+    world.acquire(arn(0), arrived_at=T0)
+    world.acquire(waiting, arrived_at=T0 + 1)
+    world.raw.delete_item(TableName=TABLE, Key={"LockName": {"S": waiting}})  # its token is lost
+
+    result = world.release(arn(0))
+
+    # Its execution runs: the grant stays its own (its re-check resumes it). Described by its holder id,
+    # Step Functions would have said ExecutionDoesNotExist and the slot would have been passed on.
+    assert result["granted"] == [waiting] and result["dropped"] == [] and result["resumed"] == []
+    assert set(world.lock().holders) == {waiting}
+
+
+def _an_execution_with_iterations_holding_and_waiting(world: World, lock_name: str | None) -> dict[str, int]:
+    """Limit 4: e0 (1) and two iterations of e1 (1 and 2) hold; an iteration of e1 (1), e2 (1), another
+    iteration of e1 (1) and e3 (2) wait, in that order. Returns the weight of each of e1's iterations."""
+    world.set_limit(4)
+    weights = {it(1, "0.7"): 1, it(1, "1.3"): 2, it(1, "2.9"): 1, it(1, "3.1"): 1}
+    world.acquire(arn(0), arrived_at=T0)
+    world.acquire(it(1, "0.7"), weight=1, arrived_at=T0 + 1)
+    world.acquire(it(1, "1.3"), weight=2, arrived_at=T0 + 2)
+    world.acquire(it(1, "2.9"), weight=1, arrived_at=T0 + 3)
+    world.acquire(arn(2), weight=1, arrived_at=T0 + 4)
+    world.acquire(it(1, "3.1"), weight=1, arrived_at=T0 + 5)
+    world.acquire(arn(3), weight=2, arrived_at=T0 + 6)
+    lock = world.lock()
+    assert lock.count == 4 and set(lock.holders) == {arn(0), it(1, "0.7"), it(1, "1.3")}
+    assert [w.execution_arn for w in lock.queue] == [it(1, "2.9"), arn(2), it(1, "3.1"), arn(3)]
+    assert world.registry(arn(1)) == {arn(1), *weights}
+    if lock_name is None:  # the lock name came from the input: the per-execution items name it
+        assert all(world.execution_item(h)["lockName"]["S"] == LOCK for h in weights)  # type: ignore[index]
+    return weights
+
+
+@pytest.mark.parametrize("lock_name", [LOCK, None], ids=["static-lock-name", "lock-name-from-input"])
+def test_the_release_of_an_ended_execution_releases_every_iteration_in_its_registry(
+    world: World, lock_name: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights = _an_execution_with_iterations_holding_and_waiting(world, lock_name)
+    before = world.lock()
+
+    # The state machine's own release of the execution-level holder: e1 still runs its iterations.
+    running = world.release(arn(1), lock_name=lock_name)
+    assert running["holders"] == [] and not running["released"] and not running["dequeued"]
+    assert world.lock() == before, "its iteration holders are left alone"
+    assert world.registry(arn(1)) == {arn(1), *weights}
+    assert all(world.execution_item(h) is not None for h in weights)
+
+    metrics_on(world.monkeypatch)
+    capsys.readouterr()
+    world.sfn.stop(arn(1))
+    writes = len(world.ddb.writes)
+    ended = world.release(arn(1), lock_name=lock_name, ended=True)
+
+    lock = world.lock()
+    assert lock.count == before.count - 3 + 3, "e1's 3 back; e2 (1) and e3 (2) granted"
+    assert not any(execution_of(h) == arn(1) for h in lock.holders), lock.holders
+    assert not lock.queue
+    assert set(lock.holders) == {arn(0), arn(2), arn(3)}
+    assert ended["resumed"] == ended["granted"] == [arn(2), arn(3)] and ended["dropped"] == []
+    assert world.sfn.resumed_arns()[-2:] == [arn(2), arn(3)]
+    assert len(world.ddb.writes) == writes + 1, "one write for the one lock"
+    assert ended["ended"] is True and not ended["released"] and not ended["dequeued"]
+    assert ended["holders"] == [
+        {
+            "executionArn": holder,
+            "lockName": LOCK,
+            "released": holder in (it(1, "0.7"), it(1, "1.3")),
+            "releasedWeight": weight if holder in (it(1, "0.7"), it(1, "1.3")) else None,
+            "dequeued": holder in (it(1, "2.9"), it(1, "3.1")),
+        }
+        for holder, weight in sorted(weights.items())
+    ]
+    assert all(world.execution_item(h) is None for h in weights), "every per-holder item deleted"
+    assert world.registry(arn(1)) is None, "the registry deleted"
+    counted = metric_totals(emf_documents(capsys))
+    assert (counted["Releases"], counted["Resumes"]) == (2, 2), counted
+
+    again = world.release(arn(1), lock_name=lock_name, ended=True)
+    assert again["holders"] == [] and not again["released"] and again["granted"] == []
+    assert world.lock() == lock and len(world.ddb.writes) == writes + 1, "the same event changes nothing"
+    check_chain(world.ddb.chain(), 4)
+
+
+def test_an_ended_release_racing_with_an_iteration_s_own_release_gives_each_slot_back_once(
+    world: World,
+) -> None:
+    world.set_limit(2)
+    world.acquire(it(1, "0.1"), arrived_at=T0)
+    world.acquire(it(1, "1.1"), arrived_at=T0 + 1)
+    world.acquire(arn(2), arrived_at=T0 + 2)
+    world.acquire(arn(3), arrived_at=T0 + 3)
+    world.release(it(1, "0.1"))  # the iteration's own release: e2 is granted
+    world.sfn.stop(arn(1))
+
+    ended = world.release(arn(1), ended=True)
+
+    assert [h["executionArn"] for h in ended["holders"]] == [it(1, "1.1")]
+    assert ended["holders"][0]["releasedWeight"] == 1 and ended["granted"] == [arn(3)]
+    lock = world.lock()
+    assert set(lock.holders) == {arn(2), arn(3)} and lock.count == 2
+    assert world.release(it(1, "1.1"))["released"] is False, "its own release, late, changes nothing"
+    assert world.registry(arn(1)) is None, "and does not bring the registry back"
+    assert world.lock() == lock
+
+
+def test_the_sweeper_judges_iteration_holders_and_waiters_by_their_execution(world: World) -> None:
+    world.set_limit(2)
+    world.acquire(it(1, "0.1"), arrived_at=T0)  # e1 runs
+    world.acquire(it(2, "0.1"), arrived_at=T0 + 1)  # e2 will have ended
+    world.acquire(it(1, "1.1"), arrived_at=T0 + 2)
+    world.acquire(it(2, "1.1"), arrived_at=T0 + 3)
+    world.sfn.stop(arn(2))
+
+    swept = sweep_queue_mode(world)
+
+    assert (swept["released"], swept["waitersRemoved"], swept["errors"]) == (1, 1, 0), swept
+    lock = world.lock()
+    assert set(lock.holders) == {it(1, "0.1"), it(1, "1.1")} and not lock.queue
+    assert world.sfn.resumed_arns()[-1] == it(1, "1.1"), "the freed slot went to the running iteration"
+    assert world.registry(arn(2)) is None and world.execution_item(it(2, "0.1")) is None
+    assert world.registry(arn(1)) == {arn(1), it(1, "0.1"), it(1, "1.1")}, "a running execution's kept"
+
+
 # --- capacity --------------------------------------------------------------------------------------------
 
 
@@ -972,6 +1151,11 @@ def test_a_slow_rate_makes_the_waiter_re_check_instead_of_sleeping(
         {"arrivedAt": "2024-01-01T00:00:00"},  # no time zone
         {"arrivedAt": 1700000000000},
         {"arrivedAtt": "2024-01-01T00:00:00Z"},  # misspelt optional field
+        {"executionArn": arn(1) + "#"},  # a registry's key, not a holder
+        {"executionArn": arn(1) + "#3 1"},
+        {"executionArn": arn(1) + "#3.1#2"},
+        {"executionArn": arn(1) + "#" + "9" * 41},
+        {"executionArn": "arn:" + "x" * (MAX_EXECUTION_ARN_LENGTH - 6) + "#3.1"},  # too long in all
     ],
 )
 def test_a_malformed_acquire_writes_nothing(world: World, overrides: dict[str, Any]) -> None:
@@ -979,6 +1163,30 @@ def test_a_malformed_acquire_writes_nothing(world: World, overrides: dict[str, A
         world.acquire(arn(1), **overrides)
     assert world.ddb.writes == []
     assert world.raw.scan(TableName=TABLE)["Count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"lockName": LOCK, "executionArn": arn(1) + "#"}, "iteration id"),
+        ({"lockName": LOCK, "executionArn": arn(1) + "#a/b"}, "iteration id"),
+        ({"lockName": LOCK, "executionArn": "execution#1.2"}, "must start with 'arn:'"),
+        ({"lockName": LOCK, "executionArn": arn(1) + "#1.2", "ended": True}, "ended is for an execution ARN"),
+        ({"lockName": None, "executionArn": arn(1), "ended": "true"}, "ended must be true or false"),
+        ({"lockName": None, "executionArn": arn(1), "ended": None}, "ended must be true or false"),
+        ({"lockName": None, "executionArn": arn(1), "ended": 1}, "ended must be true or false"),
+        ({"lockName": None, "executionArn": arn(1), "endedd": True}, "unknown endedd"),
+    ],
+)
+def test_a_malformed_release_writes_nothing(world: World, event: dict[str, Any], message: str) -> None:
+    world.acquire(it(1, "1.2"))
+    world.acquire(arn(1))
+    table = world.raw.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    writes = len(world.ddb.writes)
+    with pytest.raises(InvalidEventError, match=message):
+        release_handler.lambda_handler(event, None)
+    assert len(world.ddb.writes) == writes
+    assert world.raw.scan(TableName=TABLE, ConsistentRead=True)["Items"] == table
 
 
 # --- metrics ---------------------------------------------------------------------------------------------

@@ -429,6 +429,74 @@ def test_holders_and_index_items_of_other_state_machines_are_left_alone(
 
 
 # ----------------------------------------------------------------------------------------------------
+# Map iterations as holders: judged by their execution
+# ----------------------------------------------------------------------------------------------------
+
+
+def iteration(n: int | str, iteration_id: str) -> str:
+    return f"{arn(n)}#{iteration_id}"
+
+
+def test_an_iteration_holder_is_judged_by_its_execution_s_status(ddb: Any, sfn: FakeStepFunctions) -> None:
+    sfn.statuses[arn("running")] = "RUNNING"
+    sfn.statuses[arn("ended")] = "FAILED"
+    holders = {
+        iteration("running", "0.11"): holder(1),
+        iteration("running", "1.22"): holder(2),
+        iteration("ended", "0.33"): holder(3),
+        iteration("gone", "4.44"): holder(4),  # Step Functions does not know its execution
+        arn("running"): holder(1),
+    }
+    put_lock(ddb, "L", holders)
+
+    result = run(ddb, sfn)
+
+    item = lock(ddb, "L")
+    assert holders_of(item) == {iteration("running", "0.11"), iteration("running", "1.22"), arn("running")}
+    assert item["lockCount"] == {"N": "4"}
+    assert (result.released, result.kept, result.errors) == (2, 3, 0)
+    assert sorted(sfn.calls) == sorted([arn("running"), arn("ended"), arn("gone")]), (
+        "described by execution ARN, once per execution, never by holder id"
+    )
+
+
+def test_an_iteration_holder_of_another_state_machine_is_left_alone(ddb: Any, sfn: FakeStepFunctions) -> None:
+    theirs = f"{arn(1, machine='someone-else')}#0.1"
+    sfn.statuses[arn(1, machine="someone-else")] = "ABORTED"
+    put_lock(ddb, "L", {theirs: holder(1)})
+
+    result = run(ddb, sfn)
+
+    assert holders_of(lock(ddb, "L")) == {theirs} and sfn.calls == []
+    assert (result.released, result.kept) == (0, 1)
+
+
+def test_registry_and_per_holder_items_go_once_their_execution_has_ended(
+    ddb: Any, sfn: FakeStepFunctions
+) -> None:
+    sfn.statuses[arn("running")] = "RUNNING"
+    sfn.statuses[arn("ended")] = "TIMED_OUT"
+    sfn.errors[arn("unknown")] = "ThrottlingException"
+    keys = []
+    for name in ("running", "ended", "unknown"):
+        registry = {KEY: {"S": f"{arn(name)}#"}, "holders": {"SS": [arn(name), iteration(name, "0.1")]}}
+        per_holder = {KEY: {"S": iteration(name, "0.1")}, "lockName": {"S": "L"}}
+        for item in (registry, per_holder):
+            ddb.put_item(TableName=TABLE, Item=item)
+            keys.append(item[KEY]["S"])
+
+    result = run(ddb, sfn)
+
+    left = {item[KEY]["S"] for item in ddb.scan(TableName=TABLE, ConsistentRead=True)["Items"]}
+    assert left == {f"{arn('running')}#", iteration("running", "0.1"), f"{arn('unknown')}#"} | {
+        iteration("unknown", "0.1")
+    }
+    assert result.index_items_deleted == 2
+    assert sorted(set(sfn.calls)) == sorted([arn("running"), arn("ended"), arn("unknown")])
+    assert len(sfn.calls) == 3, "one DescribeExecution per execution and run"
+
+
+# ----------------------------------------------------------------------------------------------------
 # Malformed items
 # ----------------------------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from semaphore_core.capacity import (
 from semaphore_core.config import LockTableConfig
 from semaphore_core.errors import LockItemCorruptError, SemaphoreQueueFullError
 from semaphore_core.lock_item import Holder, grant_interval_ms
-from semaphore_core.queue import QueueLock, Waiter, acquire, release, settle
+from semaphore_core.queue import QueueLock, Waiter, acquire, release, release_all, settle
 from semaphore_core.queue_store import build_put, parse_queue_lock
 
 T0 = 1_700_000_000_000
@@ -211,6 +211,20 @@ def test_release_of_nothing_changes_nothing() -> None:
     lock = QueueLock(count=1, holders=holders((0, 1)), queue=(waiter(1),))
     outcome = release(lock, arn(9), limit=1, tps_limit=None, now_ms=T0)
     assert not outcome.changed and outcome.released_weight is None and not outcome.dequeued
+
+
+def test_release_all_frees_every_slot_and_place_before_the_one_settle() -> None:
+    # e0 (weight 1) and e1 (weight 2) hold; e2 waits at the head, e3 behind it, e4 last. Releasing e0, e1
+    # and e2 together grants e3 and e4, never e2 (which is leaving).
+    lock = QueueLock(
+        count=3, holders=holders((0, 1), (1, 2)), queue=(waiter(2), waiter(3, weight=2), waiter(4))
+    )
+    outcome = release_all(lock, [arn(0), arn(1), arn(2), arn(9)], limit=3, tps_limit=None, now_ms=T0)
+    assert outcome.released_weights == {arn(0): 1, arn(1): 2} and outcome.released_weight == 3
+    assert outcome.dequeued_ids == (arn(2),) and outcome.dequeued
+    assert [w.execution_arn for w in outcome.granted] == [arn(3), arn(4)]
+    assert outcome.lock.count == 3 and set(outcome.lock.holders) == {arn(3), arn(4)}
+    assert not release_all(outcome.lock, [arn(0), arn(1), arn(2)], 3, None, T0 + 1).changed
 
 
 def test_fitting_prefix() -> None:

@@ -15,10 +15,22 @@ from semaphore_core.dynamo import (
     old_item_of,
     parse_int,
 )
-from semaphore_core.lock_item import Holder, LockItem, holder_value, is_holder_attribute
+from semaphore_core.lock_item import (
+    Holder,
+    LockItem,
+    execution_of,
+    holder_value,
+    is_holder_attribute,
+    is_iteration_holder,
+    is_valid_iteration_id,
+    iteration_holder,
+    registry_key_name,
+)
 from semaphore_core.validation import (
+    optional_bool,
     optional_positive_number,
     require_exact_keys,
+    require_holder_id,
     require_int,
     require_object,
     require_str,
@@ -65,6 +77,50 @@ def test_is_holder_attribute(name: str) -> None:
 @pytest.mark.parametrize("name", ["LockName", "lockCount", "nextGrantAt", "ARN:x", " arn:x", "ar"])
 def test_is_not_holder_attribute(name: str) -> None:
     assert not is_holder_attribute(name)
+
+
+# Holder ids ------------------------------------------------------------------------------------------------
+
+
+def test_an_iteration_holder_is_its_execution_s_arn_a_hash_and_an_iteration_id() -> None:
+    holder = iteration_holder(HOLDER, "3.1837462")
+    assert holder == HOLDER + "#3.1837462"
+    assert is_holder_attribute(holder) and is_iteration_holder(holder)
+    assert execution_of(holder) == HOLDER
+    assert execution_of(HOLDER) == HOLDER and not is_iteration_holder(HOLDER)
+    assert registry_key_name(HOLDER) == HOLDER + "#"
+    assert execution_of(registry_key_name(HOLDER)) == HOLDER
+    assert not is_iteration_holder(registry_key_name(HOLDER)), "a registry key names no iteration"
+
+
+@pytest.mark.parametrize("iteration_id", ["0.1", "3.1837462", "a", "x" * 40, "A-b_c.9"])
+def test_valid_iteration_ids(iteration_id: str) -> None:
+    assert is_valid_iteration_id(iteration_id)
+    assert require_holder_id({"k": iteration_holder(HOLDER, iteration_id)}, "k", max_length=300)
+
+
+@pytest.mark.parametrize("iteration_id", ["", "x" * 41, "1#2", "a b", "1:2", "1/2", "é", "1\n"])
+def test_invalid_iteration_ids(iteration_id: str) -> None:
+    assert not is_valid_iteration_id(iteration_id)
+    with pytest.raises(errors.InvalidEventError, match="k must be an execution ARN, optionally followed"):
+        require_holder_id({"k": f"{HOLDER}#{iteration_id}"}, "k", max_length=300)
+
+
+def test_a_holder_id_is_bounded_as_a_whole_and_starts_with_arn() -> None:
+    assert require_holder_id({"k": HOLDER}, "k", max_length=len(HOLDER)) == HOLDER
+    with pytest.raises(errors.InvalidEventError, match="characters long"):
+        require_holder_id({"k": HOLDER + "#1.2"}, "k", max_length=len(HOLDER) + 3)
+    with pytest.raises(errors.InvalidEventError, match="must start with 'arn:'"):
+        require_holder_id({"k": "execution#1.2"}, "k", max_length=300)
+
+
+def test_optional_bool() -> None:
+    assert optional_bool({}, "k") is False
+    assert optional_bool({}, "k", default=True) is True
+    assert optional_bool({"k": True}, "k") is True and optional_bool({"k": False}, "k") is False
+    for value in (None, 1, 0, "true", [True]):
+        with pytest.raises(errors.InvalidEventError, match="k must be true or false"):
+            optional_bool({"k": value}, "k")
 
 
 def test_holder_value_matches_the_documented_shape() -> None:
