@@ -2,20 +2,59 @@ locals {
   lock_table_name = coalesce(var.lock_table_name, "${var.name}-locks")
   lock_name       = coalesce(var.lock_name, var.name)
 
-  # The lock item's key. A dynamic lock name is read from the execution input through the context object, so
-  # acquire and release agree on it whatever the work does to the state in between.
-  lock_key = jsonencode({
-    (var.lock_id_attribute) = local.dynamic_lock_name ? tomap({ "S.$" = local.lock_name_source }) : tomap({ S = local.lock_name })
-  })
-
-  # The lock's name as read by the acquire states: "lockName": "static" or "lockName.$": "<context path>".
+  # The lock's name comes from the holder's input when lock_name_path is set.
   dynamic_lock_name = var.lock_name_path != null
-  lock_name_source  = "$$.Execution.Input${substr(coalesce(var.lock_name_path, "$"), 1, -1)}"
-  lock_name_field   = local.dynamic_lock_name ? "\"lockName.$\": ${jsonencode(local.lock_name_source)}" : "\"lockName\": ${jsonencode(local.lock_name)}"
 
-  # Dynamic names only: the index item (keyed by the execution ARN) that tells the reaper which lock to free.
-  index_key  = jsonencode({ (var.lock_id_attribute) = { "S.$" = "$$.Execution.Id" } })
-  index_item = local.dynamic_lock_name ? jsonencode({ (var.lock_id_attribute) = { "S.$" = "$$.Execution.Id" }, lockName = { "S.$" = local.lock_name_source } }) : null
+  # Who holds a slot (docs/lock-item.md). An execution, for the module's own machine and the plain fragments:
+  # its ARN from the context object, and a dynamic lock name from the execution input, so acquire and release
+  # agree whatever the work does to the state in between. A Map iteration, for map_state: the Map's
+  # ItemSelector writes both into $.semaphore (the context object's Map fields are readable only there), and
+  # the iteration's work runs on $.item, so nothing the work does can change them.
+  holder_scopes = {
+    execution = {
+      holder_path      = "$$.Execution.Id"
+      lock_name_source = "$$.Execution.Input${substr(coalesce(var.lock_name_path, "$"), 1, -1)}"
+    }
+    iteration = {
+      holder_path      = "$.semaphore.holder"
+      lock_name_source = "$.semaphore.lockName"
+    }
+  }
+
+  # Everything the template needs that depends on the holder scope.
+  scope_template_vars = { for scope, holder in local.holder_scopes : scope => {
+    iteration   = scope == "iteration"
+    holder_noun = scope
+    holder_path = holder.holder_path
+    # The lock item's key, and the lock's name as the queue Lambdas receive it.
+    lock_key        = jsonencode({ (var.lock_id_attribute) = local.dynamic_lock_name ? tomap({ "S.$" = holder.lock_name_source }) : tomap({ S = local.lock_name }) })
+    lock_name_field = local.dynamic_lock_name ? "\"lockName.$\": ${jsonencode(holder.lock_name_source)}" : "\"lockName\": ${jsonencode(local.lock_name)}"
+    # Poll mode with dynamic names: the index item (keyed by the holder id) that tells the reaper which lock to
+    # free. Queue mode's per-holder item serves the same purpose and is written by the queue Lambda.
+    index_key  = jsonencode({ (var.lock_id_attribute) = { "S.$" = holder.holder_path } })
+    index_item = local.dynamic_lock_name && !local.queue ? jsonencode({ (var.lock_id_attribute) = { "S.$" = holder.holder_path }, lockName = { "S.$" = holder.lock_name_source } }) : null
+    # Poll mode's iterations: the registry of the execution's iteration holders, keyed by its ARN + "#". Queue
+    # mode's Lambdas keep it themselves.
+    registry_key = scope == "iteration" && !local.queue ? jsonencode({ (var.lock_id_attribute) = { "S.$" = "States.Format('{}#', $$.Execution.Id)" } }) : null
+    # The work's output leaves an iteration through the success path's release; an execution's work output
+    # replaces the state already.
+    release_states = [
+      {
+        name        = "Release semaphore"
+        suffix      = ""
+        comment     = "Gives the slot back after the work succeeded; the work's output passes through unchanged."
+        fails       = false
+        output_path = scope == "iteration" ? "$.work.output" : null
+      },
+      {
+        name        = "Release semaphore after failure"
+        suffix      = " after failure"
+        comment     = "Gives the slot back after the work failed, before the ${scope} fails with the work's error."
+        fails       = true
+        output_path = null
+      },
+    ]
+  } }
 
   # Fails the plan with this message (Terraform 1.0 validation cannot compare two variables).
   check_weight = var.per_item_concurrency <= var.concurrency_limit ? true : tobool("per_item_concurrency (${var.per_item_concurrency}) must be at most concurrency_limit (${var.concurrency_limit}): a heavier execution could never be admitted.")
@@ -48,15 +87,14 @@ locals {
   # The Lambda functions trace like the state machine (Active sends their segments to X-Ray).
   lambda_tracing_mode = var.tracing_enabled ? "Active" : "PassThrough"
 
-  # Everything the template needs but the work and the copy's name suffix (the module's own machine has none).
+  # Everything the template needs but the holder scope, the work and the name suffix.
   template_vars = {
     comment                 = "Semaphore ${var.name}: at most ${var.concurrency_limit} concurrent (weight ${var.per_item_concurrency} each) on lock ${var.lock_name_path != null ? "named by ${var.lock_name_path}" : local.lock_name}. Generated by the sfn-semaphore module."
     timeout_seconds         = var.state_machine_timeout_seconds
     table_name              = local.lock_table_name
-    lock_key                = local.lock_key
-    lock_name_field         = local.lock_name_field
-    index_item              = local.queue ? null : local.index_item
-    index_key               = local.index_key
+    dynamic_lock_name       = local.dynamic_lock_name
+    item_lock_name_source   = "$$.Map.Item.Value${substr(coalesce(var.lock_name_path, "$"), 1, -1)}"
+    map_item_selector       = var.map_item_selector
     acquire_function_arn    = local.use_acquirer ? module.acquirer[0].function_arn : null
     limit                   = var.concurrency_limit
     tps_limit               = local.warmup ? var.warmup_tps_limit : "null"
@@ -68,7 +106,7 @@ locals {
     # acquire retries in place instead, after 0 to 2 x acquire_wait_seconds (the retrier's full jitter).
     wait_jitter_seconds = floor(var.acquire_wait_seconds / 2)
     transient_errors    = local.transient_dynamodb_errors
-    # Queue mode (queue.tf): the per-execution item replaces the index item, the queue Lambdas the updates.
+    # Queue mode (queue.tf): the per-holder item replaces the index item, the queue Lambdas the updates.
     queue                      = local.queue
     queue_acquire_function_arn = local.queue ? module.queue[0].acquire_function_arn : null
     queue_release_function_arn = local.queue ? module.queue[0].release_function_arn : null
@@ -76,23 +114,9 @@ locals {
     queue_rate_retry_seconds   = local.queue_rate_retry_seconds
     queue_retry_errors         = local.queue_retry_errors
     max_queue_length           = var.max_queue_length
-    release_states = [
-      {
-        name    = "Release semaphore"
-        suffix  = ""
-        comment = "Gives the slot back after the work succeeded; the work's output passes through unchanged."
-        next    = "\"End\": true"
-      },
-      {
-        name    = "Release semaphore after failure"
-        suffix  = " after failure"
-        comment = "Gives the slot back after the work failed, before the execution fails with the work's error."
-        next    = "\"Next\": \"Fail with work error\""
-      },
-    ]
   }
 
-  definition = templatefile("${path.module}/templates/semaphore.asl.json.tftpl", merge(local.template_vars, {
+  definition = templatefile("${path.module}/templates/semaphore.asl.json.tftpl", merge(local.template_vars, local.scope_template_vars.execution, {
     suffix = ""
     work   = jsonencode(local.work)
   }))
@@ -104,16 +128,27 @@ locals {
   # success path's release and the failure path's have distinct inner state names, so both can be embedded.
   fragment_states = merge(
     { "" = local.states },
-    { for suffix in var.fragment_name_suffixes : suffix => jsondecode(templatefile("${path.module}/templates/semaphore.asl.json.tftpl", merge(local.template_vars, {
+    { for suffix in var.fragment_name_suffixes : suffix => jsondecode(templatefile("${path.module}/templates/semaphore.asl.json.tftpl", merge(local.template_vars, local.scope_template_vars.execution, {
       suffix = suffix
       work   = jsonencode({ StartAt = "Work${suffix}", States = { "Work${suffix}" = { Type = "Pass", End = true } } })
     }))).States },
   )
+
+  # map_state: the same template with a Map iteration as the holder, around map_work_definition. Its states
+  # end in " (item)", so it embeds beside the plain fragments. One copy only: a second copy in one machine
+  # would repeat the work's own state names, which the module cannot rename.
+  map_work = var.map_work_definition != null ? jsondecode(var.map_work_definition) : null
+  map_machines = { for suffix in(local.map_work == null ? [] : [""]) : suffix => jsondecode(templatefile("${path.module}/templates/semaphore.asl.json.tftpl", merge(local.template_vars, local.scope_template_vars.iteration, {
+    suffix = " (item)${suffix}"
+    work   = jsonencode(local.map_work)
+  }))) }
+
   fragments = { for suffix, states in local.fragment_states : suffix => {
-    acquire_state               = jsonencode({ for k, v in states["Acquire semaphore"] : k => v if k != "Next" })
-    release_state               = jsonencode({ for k, v in states["Release semaphore"] : k => v if !contains(["Next", "End"], k) })
-    release_after_failure_state = jsonencode({ for k, v in states["Release semaphore after failure"] : k => v if !contains(["Next", "End"], k) })
+    acquire_state               = jsonencode({ for k, v in states["Acquire semaphore${suffix}"] : k => v if k != "Next" })
+    release_state               = jsonencode({ for k, v in states["Release semaphore${suffix}"] : k => v if !contains(["Next", "End"], k) })
+    release_after_failure_state = jsonencode({ for k, v in states["Release semaphore after failure${suffix}"] : k => v if !contains(["Next", "End"], k) })
   } }
+  map_state = local.map_work == null ? null : jsonencode({ for k, v in local.map_machines[""].States["Semaphore map"] : k => v if k != "End" })
 }
 
 ################################################################################
@@ -127,20 +162,26 @@ locals {
   work = jsondecode(var.work_definition)
 
   # Each level: the state maps nested in the states of the level above (Parallel branches, a Map's Iterator or
-  # ItemProcessor).
-  state_maps_1 = [local.states]
-  state_maps_2 = flatten([for m in local.state_maps_1 : [for s in values(m) : concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], []))]])
-  state_maps_3 = flatten([for m in local.state_maps_2 : [for s in values(m) : concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], []))]])
-  state_maps_4 = flatten([for m in local.state_maps_3 : [for s in values(m) : concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], []))]])
-  state_maps_5 = flatten([for m in local.state_maps_4 : [for s in values(m) : concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], []))]])
-  state_maps_6 = flatten([for m in local.state_maps_5 : [for s in values(m) : concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], []))]])
-  state_maps_7 = flatten([for m in local.state_maps_6 : [for s in values(m) : concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], []))]])
-  state_maps_8 = flatten([for m in local.state_maps_7 : [for s in values(m) : concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], []))]])
+  # ItemProcessor), each tagged with the variable whose machine it belongs to. map_state's machine is
+  # checked on its own: it is embedded in a machine of the user's, not in the module's.
+  state_maps_1 = concat(
+    [{ variable = "work_definition", machine = "", states = local.states }],
+    [for suffix, m in local.map_machines : { variable = "map_work_definition", machine = suffix, states = m.States }],
+  )
+  state_maps_2 = flatten([for m in local.state_maps_1 : [for s in values(m.states) : [for x in concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], [])) : { variable = m.variable, machine = m.machine, states = x }]]])
+  state_maps_3 = flatten([for m in local.state_maps_2 : [for s in values(m.states) : [for x in concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], [])) : { variable = m.variable, machine = m.machine, states = x }]]])
+  state_maps_4 = flatten([for m in local.state_maps_3 : [for s in values(m.states) : [for x in concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], [])) : { variable = m.variable, machine = m.machine, states = x }]]])
+  state_maps_5 = flatten([for m in local.state_maps_4 : [for s in values(m.states) : [for x in concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], [])) : { variable = m.variable, machine = m.machine, states = x }]]])
+  state_maps_6 = flatten([for m in local.state_maps_5 : [for s in values(m.states) : [for x in concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], [])) : { variable = m.variable, machine = m.machine, states = x }]]])
+  state_maps_7 = flatten([for m in local.state_maps_6 : [for s in values(m.states) : [for x in concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], [])) : { variable = m.variable, machine = m.machine, states = x }]]])
+  state_maps_8 = flatten([for m in local.state_maps_7 : [for s in values(m.states) : [for x in concat([for b in try(s.Branches, []) : b.States], try([s.Iterator.States], []), try([s.ItemProcessor.States], [])) : { variable = m.variable, machine = m.machine, states = x }]]])
 
-  state_names          = flatten([for m in concat(local.state_maps_1, local.state_maps_2, local.state_maps_3, local.state_maps_4, local.state_maps_5, local.state_maps_6, local.state_maps_7, local.state_maps_8) : keys(m)])
+  # One entry per state: "<variable>\t<machine>\t<state name>"; a name repeats only within one machine.
+  state_names          = flatten([for m in concat(local.state_maps_1, local.state_maps_2, local.state_maps_3, local.state_maps_4, local.state_maps_5, local.state_maps_6, local.state_maps_7, local.state_maps_8) : [for n in keys(m.states) : "${m.variable}\t${m.machine}\t${n}"]])
   repeated_state_names = sort([for n in distinct(local.state_names) : n if length([for x in local.state_names : x if x == n]) > 1])
+  repeated_in          = distinct([for n in local.repeated_state_names : split("\t", n)[0]])
 
-  check_state_names = length(local.repeated_state_names) == 0 ? true : tobool("work_definition uses the state name(s) ${join(", ", formatlist("\"%s\"", local.repeated_state_names))} more than once in the state machine (the module's own states included). State names must be unique across the whole machine, inside Parallel branches and Map iterations too, or AWS refuses the definition: rename them in work_definition.")
+  check_state_names = length(local.repeated_state_names) == 0 ? true : tobool("${join(" and ", local.repeated_in)} uses the state name(s) ${join(", ", distinct(formatlist("\"%s\"", [for n in local.repeated_state_names : split("\t", n)[2]])))} more than once in the state machine (the module's own states included). State names must be unique across the whole machine, inside Parallel branches and Map iterations too, or AWS refuses the definition: rename them in ${join(" and ", local.repeated_in)}.")
 }
 
 ################################################################################

@@ -53,6 +53,11 @@ output "release_after_failure_state" {
   value       = local.fragments[""].release_after_failure_state
 }
 
+output "map_state" {
+  description = "JSON of a Map state whose every iteration holds a slot of its own around map_work_definition (null without it): embed it in a definition of your own and merge in ItemsPath, MaxConcurrency, ResultPath and your transition. Its output is the list of the work's outputs. Its inner state names end in \" (item)\"; list the machine in guarded_state_machine_arns so its holders are reaped and swept."
+  value       = local.map_state
+}
+
 output "fragments" {
   description = "The embeddable states by name suffix: \"\" (the plain outputs) and every suffix of fragment_name_suffixes, each { acquire_state, release_state, release_after_failure_state } whose nested state names end in the suffix, to embed the semaphore more than once in one state machine."
   value       = local.fragments

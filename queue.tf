@@ -91,12 +91,13 @@ resource "aws_cloudwatch_event_target" "queue_reaper" {
   target_id = "queue-release"
   arn       = module.queue[0].release_function_arn
 
-  # The release event: a dynamic lock name is null here and read from the execution's own item.
+  # The release event of an ended execution: it gives back the execution's own slot and every slot its Map
+  # iterations hold (their registry). A dynamic lock name is null here and read from each holder's item.
   input_transformer {
     input_paths = {
       executionArn = "$.detail.executionArn"
     }
-    input_template = "{\"lockName\": ${local.dynamic_lock_name ? "null" : jsonencode(local.lock_name)}, \"executionArn\": \"<executionArn>\"}"
+    input_template = "{\"lockName\": ${local.dynamic_lock_name ? "null" : jsonencode(local.lock_name)}, \"executionArn\": \"<executionArn>\", \"ended\": true}"
   }
 }
 

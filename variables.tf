@@ -135,8 +135,30 @@ variable "work_definition" {
   }
 }
 
+variable "map_work_definition" {
+  description = "The work each Map iteration of the output map_state runs while holding a slot of its own, as a JSON ASL fragment with StartAt and States; it receives the iteration's item. Null (the default): no map_state. For fan-outs: every iteration is its own holder, so the limit counts iterations across all executions."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.map_work_definition == null || (can(jsondecode(var.map_work_definition).StartAt) && can(keys(jsondecode(var.map_work_definition).States)) && can(jsondecode(var.map_work_definition).States[jsondecode(var.map_work_definition).StartAt]))
+    error_message = "The map work definition must be null or a JSON object with \"StartAt\" and \"States\", where StartAt names one of the States."
+  }
+}
+
+variable "map_item_selector" {
+  description = "What each iteration of map_state passes its work as the item: a JSON object in ItemSelector form (keys ending in \".$\" take a path, e.g. jsonencode({ \"path.$\" = \"$$.Map.Item.Value\", \"bucket.$\" = \"$.bucket\" })), evaluated against the Map state's input and context. Null (the default) passes the item's value."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.map_item_selector == null || can(keys(jsondecode(var.map_item_selector)))
+    error_message = "The map item selector must be null or a JSON object."
+  }
+}
+
 variable "fragment_name_suffixes" {
-  description = "Suffixes for extra copies of the embeddable acquire and release states (output fragments): every state nested inside a copy's states has its name end in the suffix, so the fragments can be embedded more than once in one state machine (AWS refuses a name used twice anywhere in a machine), e.g. [\" (item)\"] for a copy inside a Map's ItemProcessor. The plain outputs acquire_state, release_state and release_after_failure_state are the copy without a suffix."
+  description = "Suffixes for extra copies of the embeddable acquire and release states (output fragments): every state nested inside a copy's states has its name end in the suffix, so the fragments can be embedded more than once in one state machine (AWS refuses a name used twice anywhere in a machine), e.g. [\" (b)\"]. The plain fragments hold a slot per execution: inside a Map every iteration of one execution would share that one slot, so use map_state there. The plain outputs acquire_state, release_state and release_after_failure_state are the copy without a suffix."
   type        = list(string)
   default     = []
 

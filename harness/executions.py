@@ -350,6 +350,28 @@ def state_intervals(events: Sequence[Event], state_name: str) -> list[Interval]:
     return intervals
 
 
+def iteration_intervals(events: Sequence[Event], state_name: str) -> dict[str, Interval]:
+    """Map iterations that hold their own slot (the module's map_state): when each entered and then exited
+    ``state_name``, by the holder id its input carries (``$.semaphore.holder``). Iterations run side by side,
+    so their events interleave in one history: entries and exits are paired by holder, not by order. An
+    iteration that entered without exiting is left out."""
+    entered: dict[str, float] = {}
+    intervals: dict[str, Interval] = {}
+    for event in events:
+        for details, exiting in (("stateEnteredEventDetails", False), ("stateExitedEventDetails", True)):
+            if _state_name(event, details) != state_name:
+                continue
+            text = event[details].get("output" if exiting else "input") or "{}"
+            holder = (json.loads(text).get("semaphore") or {}).get("holder")
+            if not isinstance(holder, str):
+                continue
+            if not exiting:
+                entered[holder] = _timestamp(event)
+            elif holder in entered:
+                intervals[holder] = Interval(entered.pop(holder), _timestamp(event))
+    return intervals
+
+
 def state_entered_times(events: Sequence[Event], state_name: str) -> list[float]:
     """When the history entered ``state_name``, each time."""
     return [

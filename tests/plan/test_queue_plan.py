@@ -76,6 +76,7 @@ def test_queue_mode_plans_the_queue_lambdas_and_makes_the_release_the_reaper(
     assert _release_event(transformer["input_template"], execution) == {
         "lockName": "render",
         "executionArn": execution,
+        "ended": True,
     }
     permission = planned["aws_lambda_permission.queue_reaper[0]"]
     assert permission["principal"] == "events.amazonaws.com"

@@ -74,9 +74,10 @@ def test_fragments_embed_on_both_paths_and_again_with_a_suffix(
     assert set(outputs["fragments"]) == {"", " (item)"}
     assert outputs["fragments"][""]["acquire_state"] == outputs["acquire_state"]
     # A user's machine: the plain fragments at top level (release on both paths), the suffixed copy inside a
-    # Map's ItemProcessor; every name used once.
+    # Parallel branch (a second lock, say); every name used once. Inside a Map every iteration would share the
+    # execution's one slot: map_state is for that (tests/plan/test_map_state_plan.py).
     plain, item = outputs["fragments"][""], outputs["fragments"][" (item)"]
-    iteration = {
+    branch = {
         "StartAt": "Acquire (item)",
         "States": {
             "Acquire (item)": {**json.loads(item["acquire_state"]), "Next": "Release (item)"},
@@ -84,10 +85,10 @@ def test_fragments_embed_on_both_paths_and_again_with_a_suffix(
         },
     }
     states = {
-        "Acquire": {**json.loads(plain["acquire_state"]), "Next": "Map"},
-        "Map": {
-            "Type": "Map",
-            "ItemProcessor": iteration,
+        "Acquire": {**json.loads(plain["acquire_state"]), "Next": "Second lock"},
+        "Second lock": {
+            "Type": "Parallel",
+            "Branches": [branch],
             "Next": "Release",
             "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Release after failure"}],
         },

@@ -46,6 +46,8 @@ BAD_VALUES: dict[str, list[Any]] = {
         "not json",
         json.dumps({"StartAt": "Missing", "States": {"Work": {"Type": "Pass", "End": True}}}),
     ],
+    "map_work_definition": ["not json", json.dumps({"States": {}})],
+    "map_item_selector": ["[1]", "not json"],
     "state_machine_name": ["has space"],
     "state_machine_type": ["SYNC"],
     "state_machine_timeout_seconds": [0],

@@ -1,0 +1,170 @@
+"""Map iterations as holders (the module's map_state), end to end on the local AWS, in poll and queue mode.
+
+examples/map-throttled: a user's downloader machine splits a list of paths into batches and runs a Map
+(MaxConcurrency 10) whose every iteration holds a slot of its own, limit 4 shared by every execution. The
+limit is measured twice while it happens: from the lock item sampled every 50 ms, and from the histories
+(each iteration's time inside "Run work (item)", paired by its holder id).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.deployment import Deployment
+from harness.executions import (
+    HolderSampler,
+    history,
+    iteration_intervals,
+    max_overlap,
+    read_lock,
+    start_executions,
+    unique_name,
+    wait_for_executions,
+    wait_until,
+)
+from harness.localaws_admin import configure_events
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "map-throttled"
+KEY = "LockName"
+LIMIT = 4
+WORK_STATE = "Run work (item)"
+#: One sweep interval (the module's default, 5 minutes) lasts this many seconds on the local AWS.
+MINUTE_SECONDS = 3.0
+
+
+def _deploy(mode: str, download_seconds: int, endpoint: str, parent: Path) -> Deployment:
+    variables = {
+        "name": unique_name(f"map-{mode}"),
+        "acquire_mode": mode,
+        "acquire_wait_seconds": 1,
+        "batch_size": 1,
+        "download_seconds": download_seconds,
+    }
+    return Deployment.prepare(EXAMPLE, endpoint, parent, variables)
+
+
+@pytest.fixture(scope="module", params=["poll", "queue"])
+def downloader(
+    request: pytest.FixtureRequest, endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    deployment = _deploy(request.param, 2, endpoint, tmp_path_factory.mktemp("terraform"))
+    try:
+        deployment.apply()
+        yield deployment
+    finally:
+        deployment.destroy()
+
+
+def _items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    return list(dynamodb.scan(TableName=table, ConsistentRead=True)["Items"])
+
+
+def _queued(dynamodb: Any, table: str, lock: str) -> list[str]:
+    item = dynamodb.get_item(TableName=table, Key={KEY: {"S": lock}}, ConsistentRead=True).get("Item", {})
+    return [entry["M"]["id"]["S"] for entry in item.get("queue", {}).get("L", [])]
+
+
+def test_each_iteration_holds_its_own_slot_and_the_limit_holds_across_executions(
+    downloader: Deployment, sfn: Any, dynamodb: Any, endpoint: str
+) -> None:
+    outputs = downloader.outputs
+    table, lock = outputs["lock_table_name"], outputs["lock_name"]
+    paths = [f"img{i}.jpg" for i in range(8)]
+    with HolderSampler(endpoint, table, [lock]) as sampler:
+        arns = start_executions(sfn, outputs["state_machine_arn"], [{"paths": paths}] * 3, "fan")
+        results = wait_for_executions(sfn, arns, timeout=180)
+
+    assert {r["status"] for r in results.values()} == {"SUCCEEDED"}
+    for result in results.values():
+        report = json.loads(result["output"])
+        assert report["batches"] == 8
+        assert sorted(r["batch"] for r in report["results"]) == list(range(8))
+        assert {r["status"] for r in report["results"]} == {"downloaded"}
+
+    # Sampled: never more than the limit, and iterations of one execution are distinct holders.
+    assert sampler.max_holders() == LIMIT and sampler.max_count() == LIMIT
+    assert sampler.min_count() >= 0
+    holders = sampler.holders_seen()
+    assert all("#" in holder and holder.split("#")[0] in arns for holder in holders)
+    # From the histories: 24 iterations each inside the work once, never more than LIMIT at a time.
+    intervals = {}
+    for arn in arns:
+        intervals.update(iteration_intervals(history(sfn, arn), WORK_STATE))
+    assert len(intervals) == 24
+    assert all(interval.seconds >= 2 for interval in intervals.values()), "the download really waited"
+    assert max_overlap(intervals.values()) == LIMIT
+
+    final = read_lock(dynamodb, table, KEY, lock)
+    assert (final.count, dict(final.holders)) == (0, {})
+    assert _queued(dynamodb, table, lock) == []
+    # Nothing of an iteration is left: no per-holder item, and no registry lists one.
+    for item in _items(dynamodb, table):
+        key = item[KEY]["S"]
+        assert "#" not in key or key.endswith("#"), f"per-holder item left: {key}"
+        assert all("#" not in h for h in item.get("holders", {}).get("SS", [])), f"registered: {item}"
+
+
+@pytest.mark.parametrize("mode", ["poll", "queue"])
+def test_a_stopped_execution_gives_back_every_iteration_slot_by_event_and_by_sweep(
+    mode: str,
+    sfn: Any,
+    dynamodb: Any,
+    endpoint: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    events_config: None,
+) -> None:
+    deployment = _deploy(mode, 600, endpoint, tmp_path_factory.mktemp("terraform"))
+    try:
+        outputs = deployment.apply()
+        table, lock, machine = outputs["lock_table_name"], outputs["lock_name"], outputs["state_machine_arn"]
+        paths = [f"img{i}.jpg" for i in range(8)]
+        configure_events(endpoint, drop=0.0, minute_seconds=3600)  # the sweeper held off: only events act
+        with HolderSampler(endpoint, table, [lock]) as sampler:
+            first = start_executions(sfn, machine, [{"paths": paths}], "first")[0]
+            wait_until(lambda: len(read_lock(dynamodb, table, KEY, lock).holders) == LIMIT, 60, what="4 held")
+            second = start_executions(sfn, machine, [{"paths": paths}], "second")[0]
+            if mode == "queue":
+                wait_until(lambda: len(_queued(dynamodb, table, lock)) == 12, 60, what="12 iterations queued")
+
+            # By the status-change event: 4 slots back and the first's queued iterations gone, at once; the
+            # second execution's iterations take the slots.
+            sfn.stop_execution(executionArn=first)
+            wait_until(
+                lambda: (
+                    set(read_lock(dynamodb, table, KEY, lock).holders)
+                    and all(h.startswith(second + "#") for h in read_lock(dynamodb, table, KEY, lock).holders)
+                    and len(read_lock(dynamodb, table, KEY, lock).holders) == LIMIT
+                ),
+                30,
+                what="the stopped execution's slots taken by the other's iterations",
+            )
+            assert not any(q.startswith(first) for q in _queued(dynamodb, table, lock))
+
+            # With every status event lost, the sweeper alone gives back the second's four slots.
+            configure_events(endpoint, drop=1.0, minute_seconds=MINUTE_SECONDS)
+            sfn.stop_execution(executionArn=second)
+            wait_until(
+                lambda: read_lock(dynamodb, table, KEY, lock).count == 0,
+                5 * MINUTE_SECONDS * 3 + 20,
+                what="every slot back by the sweeper",
+            )
+        assert sampler.max_holders() <= LIMIT and sampler.max_count() <= LIMIT and sampler.min_count() >= 0
+        assert read_lock(dynamodb, table, KEY, lock).holders == {}
+        assert _queued(dynamodb, table, lock) == []
+        wait_until(
+            lambda: all(
+                first not in item[KEY]["S"] and second not in item[KEY]["S"]
+                for item in _items(dynamodb, table)
+            ),
+            5 * MINUTE_SECONDS * 3 + 20,
+            what="the executions' registry and per-holder items gone",
+        )
+    finally:
+        deployment.destroy()
