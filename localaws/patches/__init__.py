@@ -20,6 +20,7 @@ ALL = (
     "localaws.patches.events",
     "localaws.patches.keep_alive",
     "localaws.patches.sfn_math_random",
+    "localaws.patches.sfn_start_execution",
     "localaws.patches.sfn_definitions",
 )
 

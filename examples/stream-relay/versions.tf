@@ -1,0 +1,11 @@
+terraform {
+  # The example needs what the module needs.
+  required_version = ">= 1.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 3.39"
+    }
+  }
+}
