@@ -241,11 +241,11 @@ def test_stopped_and_failing_holders_give_every_slot_back(
     runs = _reaper_runs(sfn, outputs["reaper_state_machine_arn"])
     for arn in by_kind["stop"]:
         assert runs[arn]["statuses"] == ["SUCCEEDED"], arn
-        assert runs[arn]["outputs"][0]["released"] == 1, f"the reaper gave back {arn}'s slot"
+        assert runs[arn]["outputs"][0]["released"] is True, f"the reaper gave back {arn}'s slot"
     for arn in by_kind["fail"]:
         # The work's failure released the slot first; the reaper found nothing and succeeded quietly.
         assert runs[arn]["statuses"] == ["SUCCEEDED"], arn
-        assert runs[arn]["outputs"][0]["released"] == 0, arn
+        assert runs[arn]["outputs"][0]["released"] is False, arn
     assert not set(runs) & set(by_kind["succeed"]), "no reaper for executions that succeeded"
 
     ended = {arn: _stop_date(sfn, arn) for arn in by_kind["stop"]}
@@ -400,7 +400,7 @@ def test_a_running_holder_is_never_released_by_the_reaper_or_the_sweeper(
     held = [runner in s.locks[lock].holders for s in sampler.samples if first <= s.time < stopped]
     assert held and all(held), "the running holder kept its slot in every sample until it was stopped"
     runs = _reaper_runs(sfn, outputs["reaper_state_machine_arn"])
-    assert [o["released"] for o in runs[runner]["outputs"]] in ([1], [0]), "reaped once it ended"
+    assert [o["released"] for o in runs[runner]["outputs"]] in ([True], [False]), "reaped once it ended"
     assert all(runs[n]["statuses"] == ["SUCCEEDED"] for n in neighbours)
     left = {item[KEY]["S"] for item in dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]}
     assert not left & {runner, *neighbours}, "every index item is gone"
