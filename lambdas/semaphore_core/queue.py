@@ -99,16 +99,6 @@ class Outcome:
         """Whether the lock differs from what was read (and so needs a write)."""
         return self.lock != self.before
 
-    @property
-    def released_weight(self) -> int | None:
-        """Release only: the weight given back in all (None when no released holder held a slot)."""
-        return sum(self.released_weights.values()) if self.released_weights else None
-
-    @property
-    def dequeued(self) -> bool:
-        """Release only: whether a released holder was removed from the queue."""
-        return bool(self.dequeued_ids)
-
 
 def settle(lock: QueueLock, limit: int, tps_limit: float | None, now_ms: int) -> Settled:
     """Grant queue heads in order while the head fits and the rate allows; stop at the first that does not.

@@ -195,7 +195,7 @@ def test_a_full_queue_refuses_newcomers_only() -> None:
 def test_release_gives_back_the_recorded_weight_and_hands_the_slot_on() -> None:
     lock = QueueLock(count=3, holders=holders((0, 2), (1, 1)), queue=(waiter(2, weight=2), waiter(3)))
     outcome = release(lock, arn(0), limit=3, tps_limit=None, now_ms=T0)
-    assert outcome.released_weight == 2
+    assert outcome.released_weights == {arn(0): 2}
     assert [w.execution_arn for w in outcome.granted] == [arn(2)]
     assert outcome.lock.count == 3 and outcome.lock.queue == (waiter(3),)
 
@@ -203,14 +203,14 @@ def test_release_gives_back_the_recorded_weight_and_hands_the_slot_on() -> None:
 def test_release_removes_a_waiter_and_a_lighter_one_behind_it_may_now_go() -> None:
     lock = QueueLock(count=3, holders=holders((0, 3)), queue=(waiter(1, weight=2), waiter(2, weight=1)))
     outcome = release(lock, arn(1), limit=4, tps_limit=None, now_ms=T0)
-    assert outcome.dequeued and outcome.released_weight is None
+    assert outcome.dequeued_ids == (arn(1),) and outcome.released_weights == {}
     assert [w.execution_arn for w in outcome.granted] == [arn(2)]
 
 
 def test_release_of_nothing_changes_nothing() -> None:
     lock = QueueLock(count=1, holders=holders((0, 1)), queue=(waiter(1),))
     outcome = release(lock, arn(9), limit=1, tps_limit=None, now_ms=T0)
-    assert not outcome.changed and outcome.released_weight is None and not outcome.dequeued
+    assert not outcome.changed and outcome.released_weights == {} and outcome.dequeued_ids == ()
 
 
 def test_release_all_frees_every_slot_and_place_before_the_one_settle() -> None:
@@ -220,8 +220,8 @@ def test_release_all_frees_every_slot_and_place_before_the_one_settle() -> None:
         count=3, holders=holders((0, 1), (1, 2)), queue=(waiter(2), waiter(3, weight=2), waiter(4))
     )
     outcome = release_all(lock, [arn(0), arn(1), arn(2), arn(9)], limit=3, tps_limit=None, now_ms=T0)
-    assert outcome.released_weights == {arn(0): 1, arn(1): 2} and outcome.released_weight == 3
-    assert outcome.dequeued_ids == (arn(2),) and outcome.dequeued
+    assert outcome.released_weights == {arn(0): 1, arn(1): 2}
+    assert outcome.dequeued_ids == (arn(2),)
     assert [w.execution_arn for w in outcome.granted] == [arn(3), arn(4)]
     assert outcome.lock.count == 3 and set(outcome.lock.holders) == {arn(3), arn(4)}
     assert not release_all(outcome.lock, [arn(0), arn(1), arn(2)], 3, None, T0 + 1).changed
