@@ -311,6 +311,18 @@ class Interval:
         return self.start <= moment <= self.end
 
 
+def executions_of(sfn: Any, state_machine_arn: str) -> list[dict[str, Any]]:
+    """Every execution of a state machine (``ListExecutions``, all pages), newest first."""
+    executions: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "maxResults": 1000}
+    while True:
+        page = sfn.list_executions(**kwargs)
+        executions.extend(page["executions"])
+        if not page.get("nextToken"):
+            return executions
+        kwargs["nextToken"] = page["nextToken"]
+
+
 def history(sfn: Any, arn: str) -> list[Event]:
     """Every event of an execution's history, oldest first."""
     events: list[Event] = []

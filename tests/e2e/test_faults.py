@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 
 from harness import aws
-from harness.deployment import Deployment
+from harness.deployment import Deployment, deployed
 from harness.executions import (
     HolderSampler,
+    executions_of,
     read_lock,
     start_executions,
     unique_name,
@@ -54,12 +55,8 @@ def _event_stats(endpoint: str) -> dict[str, Any]:
 
 
 def _deployment(endpoint: str, parent: Path, variables: dict[str, Any]) -> Iterator[Deployment]:
-    deployment = Deployment.prepare(FIXTURE, endpoint, parent, variables)
-    try:
-        deployment.apply()
+    with deployed(FIXTURE, endpoint, parent, variables) as deployment:
         yield deployment
-    finally:
-        deployment.destroy()
 
 
 @pytest.fixture(scope="module")
@@ -146,19 +143,14 @@ def _report(what: str, seconds: Sequence[float]) -> str:
 def _reaper_runs(sfn: Any, reaper_arn: str) -> dict[str, dict[str, Any]]:
     """Every reaper execution, by the execution ARN it was started for: status and output."""
     runs: dict[str, dict[str, Any]] = {}
-    kwargs: dict[str, Any] = {"stateMachineArn": reaper_arn, "maxResults": 1000}
-    while True:
-        page = sfn.list_executions(**kwargs)
-        for execution in page["executions"]:
-            described = sfn.describe_execution(executionArn=execution["executionArn"])
-            target = json.loads(described["input"])["executionArn"]
-            output = json.loads(described["output"]) if described.get("output") else None
-            runs.setdefault(target, {"statuses": [], "outputs": []})
-            runs[target]["statuses"].append(described["status"])
-            runs[target]["outputs"].append(output)
-        if not page.get("nextToken"):
-            return runs
-        kwargs["nextToken"] = page["nextToken"]
+    for execution in executions_of(sfn, reaper_arn):
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        target = json.loads(described["input"])["executionArn"]
+        output = json.loads(described["output"]) if described.get("output") else None
+        runs.setdefault(target, {"statuses": [], "outputs": []})
+        runs[target]["statuses"].append(described["status"])
+        runs[target]["outputs"].append(output)
+    return runs
 
 
 def _wait_free(dynamodb: Any, table: str, lock: str, timeout: float, sampler: HolderSampler) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.deployment import Deployment
+from harness.deployment import Deployment, deployed
 from harness.executions import HolderSampler, read_lock, start_executions, unique_name, wait_until
 from harness.localaws_admin import configure_events
 
@@ -33,12 +33,8 @@ def embedded(
     request: pytest.FixtureRequest, endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     variables = {"name": unique_name(f"guard-{request.param}"), "acquire_mode": request.param}
-    deployment = Deployment.prepare(FIXTURE, endpoint, tmp_path_factory.mktemp("terraform"), variables)
-    try:
-        deployment.apply()
+    with deployed(FIXTURE, endpoint, tmp_path_factory.mktemp("terraform"), variables) as deployment:
         yield deployment
-    finally:
-        deployment.destroy()
 
 
 def _queued(dynamodb: Any, table: str, lock: str) -> list[str]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.deployment import Deployment
+from harness.deployment import Deployment, deployed
 from harness.executions import (
     HolderSampler,
     history,
@@ -39,7 +40,9 @@ WORK_STATE = "Run work (item)"
 MINUTE_SECONDS = 3.0
 
 
-def _deploy(mode: str, download_seconds: int, endpoint: str, parent: Path) -> Deployment:
+def _deployed(
+    mode: str, download_seconds: int, endpoint: str, parent: Path
+) -> AbstractContextManager[Deployment]:
     variables = {
         "name": unique_name(f"map-{mode}"),
         "acquire_mode": mode,
@@ -47,19 +50,15 @@ def _deploy(mode: str, download_seconds: int, endpoint: str, parent: Path) -> De
         "batch_size": 1,
         "download_seconds": download_seconds,
     }
-    return Deployment.prepare(EXAMPLE, endpoint, parent, variables)
+    return deployed(EXAMPLE, endpoint, parent, variables)
 
 
 @pytest.fixture(scope="module", params=["poll", "queue"])
 def downloader(
     request: pytest.FixtureRequest, endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
-    deployment = _deploy(request.param, 2, endpoint, tmp_path_factory.mktemp("terraform"))
-    try:
-        deployment.apply()
+    with _deployed(request.param, 2, endpoint, tmp_path_factory.mktemp("terraform")) as deployment:
         yield deployment
-    finally:
-        deployment.destroy()
 
 
 def _items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
@@ -120,9 +119,8 @@ def test_a_stopped_execution_gives_back_every_iteration_slot_by_event_and_by_swe
     tmp_path_factory: pytest.TempPathFactory,
     events_config: None,
 ) -> None:
-    deployment = _deploy(mode, 600, endpoint, tmp_path_factory.mktemp("terraform"))
-    try:
-        outputs = deployment.apply()
+    with _deployed(mode, 600, endpoint, tmp_path_factory.mktemp("terraform")) as deployment:
+        outputs = deployment.outputs
         table, lock, machine = outputs["lock_table_name"], outputs["lock_name"], outputs["state_machine_arn"]
         paths = [f"img{i}.jpg" for i in range(8)]
         configure_events(endpoint, drop=0.0, minute_seconds=3600)  # the sweeper held off: only events act
@@ -166,5 +164,3 @@ def test_a_stopped_execution_gives_back_every_iteration_slot_by_event_and_by_swe
             5 * MINUTE_SECONDS * 3 + 20,
             what="the executions' registry and per-holder items gone",
         )
-    finally:
-        deployment.destroy()

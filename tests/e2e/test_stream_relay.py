@@ -23,13 +23,14 @@ from typing import Any
 
 import pytest
 
-from harness.deployment import Deployment
+from harness.deployment import Deployment, deployed
 from harness.executions import (
     RELEASE_STATE,
     HolderSampler,
     Interval,
     execution_arn,
     execution_failure,
+    executions_of,
     history,
     max_overlap,
     read_lock,
@@ -59,12 +60,8 @@ def relay(
         "acquire_wait_seconds": 1,
         "consume_seconds": CONSUME_SECONDS,
     }
-    deployment = Deployment.prepare(EXAMPLE, endpoint, tmp_path_factory.mktemp("terraform"), variables)
-    try:
-        deployment.apply()
+    with deployed(EXAMPLE, endpoint, tmp_path_factory.mktemp("terraform"), variables) as deployment:
         yield deployment
-    finally:
-        deployment.destroy()
 
 
 @dataclass(frozen=True)
@@ -80,17 +77,6 @@ class Run:
     output: dict[str, Any]
     #: (error, cause) of a run that did not succeed.
     failure: tuple[str | None, str | None]
-
-
-def _executions(sfn: Any, machine: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"stateMachineArn": machine, "maxResults": 100}
-    while True:
-        page = sfn.list_executions(**kwargs)
-        found.extend(page["executions"])
-        if not page.get("nextToken"):
-            return found
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def _run(sfn: Any, arn: str) -> Run:
@@ -128,13 +114,13 @@ def test_one_consumer_per_stream_hands_over_to_its_successor_without_overlap(
         _start(sfn, machine, stream_b, f"{stream_b}-gen-1")
         # A successor is started inside its predecessor's work, so once nothing runs, nothing more will.
         wait_until(
-            lambda: all(e["status"] != "RUNNING" for e in _executions(sfn, machine)),
+            lambda: all(e["status"] != "RUNNING" for e in executions_of(sfn, machine)),
             80,
             poll=0.5,
             what="every generation of both streams ended",
         )
 
-    runs = [_run(sfn, e["executionArn"]) for e in _executions(sfn, machine)]
+    runs = [_run(sfn, e["executionArn"]) for e in executions_of(sfn, machine)]
     failures = {run.name: run.failure for run in runs if run.status != "SUCCEEDED"}
     assert failures == {}
     by_stream = {stream: [run for run in runs if run.stream == stream] for stream in (stream_a, stream_b)}
