@@ -80,7 +80,13 @@ VARIANTS = (
         "examples/queue",
         {"lock_name_path": "$.customerId", "per_item_concurrency": 2},
     ),
-    # A machine of a user's own that embeds the fragments, plainly and inside a Map, in each mode.
+    # map_state as a Distributed Map (and the role's statement for its child executions), in queue mode.
+    Root(
+        "map-throttled-distributed-queue",
+        "examples/map-throttled",
+        {"map_mode": "DISTRIBUTED", "acquire_mode": "queue"},
+    ),
+    # A machine of a user's own that embeds the plain fragments and map_state, in each mode.
     Root("embedded-poll", "tests/lint/fixtures/embedded", {"acquire_mode": "poll"}),
     Root("embedded-queue", "tests/lint/fixtures/embedded", {"acquire_mode": "queue"}),
 )

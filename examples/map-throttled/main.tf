@@ -15,6 +15,22 @@ locals {
   downloader_arn  = "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:stateMachine:${local.downloader_name}"
 }
 
+# A Distributed Map starts each iteration as a child execution of the downloader: its role may start them and
+# describe or stop them (AWS's least privilege for a Distributed Map state).
+data "aws_iam_policy_document" "distributed_map" {
+  statement {
+    sid       = "StartChildExecutions"
+    actions   = ["states:StartExecution"]
+    resources = [local.downloader_arn]
+  }
+
+  statement {
+    sid       = "WatchChildExecutions"
+    actions   = ["states:DescribeExecution", "states:StopExecution"]
+    resources = ["${replace(local.downloader_arn, ":stateMachine:", ":execution:")}/*"]
+  }
+}
+
 # The image host's limit, shared by every execution of the downloader: at most concurrency_limit batches are
 # being downloaded at once, whatever each execution's Map MaxConcurrency allows.
 module "sfn_semaphore" {
@@ -25,6 +41,7 @@ module "sfn_semaphore" {
   acquire_mode               = var.acquire_mode
   acquire_wait_seconds       = var.acquire_wait_seconds
   guarded_state_machine_arns = [local.downloader_arn]
+  role_policy_json           = var.map_mode == "DISTRIBUTED" ? data.aws_iam_policy_document.distributed_map.json : null
 
   # Each iteration's work receives its batch's paths, its index and whether a path is broken.
   map_item_selector = jsonencode({
@@ -83,6 +100,11 @@ module "sfn_semaphore" {
 
 locals {
   map_state = jsondecode(module.sfn_semaphore.map_state)
+
+  processor_configs = {
+    INLINE      = { Mode = "INLINE" }
+    DISTRIBUTED = { Mode = "DISTRIBUTED", ExecutionType = "STANDARD" }
+  }
 }
 
 resource "aws_sfn_state_machine" "downloader" {
@@ -103,6 +125,9 @@ resource "aws_sfn_state_machine" "downloader" {
         Next       = "Download batches"
       }
       "Download batches" = merge(local.map_state, {
+        # INLINE runs the iterations inside the execution; DISTRIBUTED as child executions (Standard), each
+        # iteration's slot still tied to this execution by the holder id the ItemSelector makes.
+        ItemProcessor  = merge(local.map_state.ItemProcessor, { ProcessorConfig = local.processor_configs[var.map_mode] })
         ItemsPath      = "$.batches"
         MaxConcurrency = var.max_concurrency
         ResultPath     = "$.results"

@@ -45,3 +45,14 @@ variable "acquire_wait_seconds" {
   type        = number
   default     = 2
 }
+
+variable "map_mode" {
+  description = "\"INLINE\" runs the Map's iterations inside each execution; \"DISTRIBUTED\" runs each as a child execution (Standard) of a Distributed Map."
+  type        = string
+  default     = "INLINE"
+
+  validation {
+    condition     = contains(["INLINE", "DISTRIBUTED"], var.map_mode)
+    error_message = "The map mode must be \"INLINE\" or \"DISTRIBUTED\"."
+  }
+}

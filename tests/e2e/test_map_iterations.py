@@ -9,6 +9,7 @@ limit is measured twice while it happens: from the lock item sampled every 50 ms
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -41,7 +42,7 @@ MINUTE_SECONDS = 3.0
 
 
 def _deployed(
-    mode: str, download_seconds: int, endpoint: str, parent: Path
+    mode: str, download_seconds: int, endpoint: str, parent: Path, map_mode: str = "INLINE"
 ) -> AbstractContextManager[Deployment]:
     variables = {
         "name": unique_name(f"map-{mode}"),
@@ -49,6 +50,7 @@ def _deployed(
         "acquire_wait_seconds": 1,
         "batch_size": 1,
         "download_seconds": download_seconds,
+        "map_mode": map_mode,
     }
     return deployed(EXAMPLE, endpoint, parent, variables)
 
@@ -164,3 +166,39 @@ def test_a_stopped_execution_gives_back_every_iteration_slot_by_event_and_by_swe
             5 * MINUTE_SECONDS * 3 + 20,
             what="the executions' registry and per-holder items gone",
         )
+
+
+@pytest.mark.parametrize("mode", ["poll", "queue"])
+def test_a_distributed_map_holds_the_limit_and_a_stopped_parent_gives_every_child_slot_back(
+    mode: str, sfn: Any, dynamodb: Any, endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Distributed Map, Standard children: each child's holder id is made in the parent's ItemSelector, so it
+    belongs to the parent execution, which the reaper watches. (The local AWS runs Standard children inside
+    the parent and refuses Express ones: docs/fidelity.md, gap 17.)"""
+    parent = tmp_path_factory.mktemp("terraform")
+    with _deployed(mode, 600, endpoint, parent, map_mode="DISTRIBUTED") as deployment:
+        outputs = deployment.outputs
+        table, lock, machine = outputs["lock_table_name"], outputs["lock_name"], outputs["state_machine_arn"]
+        paths = [f"img{i}.jpg" for i in range(8)]
+        with HolderSampler(endpoint, table, [lock]) as sampler:
+            first = start_executions(sfn, machine, [{"paths": paths}], "first")[0]
+            wait_until(lambda: len(read_lock(dynamodb, table, KEY, lock).holders) == LIMIT, 60, what="4 held")
+            second = start_executions(sfn, machine, [{"paths": paths}], "second")[0]
+            time.sleep(3)  # the second's children are waiting (polling or queued) behind the first's
+            assert all(h.startswith(first + "#") for h in read_lock(dynamodb, table, KEY, lock).holders)
+            assert len(sfn.list_map_runs(executionArn=first)["mapRuns"]) == 1, "the iterations are a map run"
+
+            sfn.stop_execution(executionArn=first)
+            wait_until(
+                lambda: (
+                    len(held := read_lock(dynamodb, table, KEY, lock).holders) == LIMIT
+                    and all(h.startswith(second + "#") for h in held)
+                ),
+                30,
+                what="the stopped parent's child slots taken by the other parent's children",
+            )
+            sfn.stop_execution(executionArn=second)
+            wait_until(lambda: read_lock(dynamodb, table, KEY, lock).count == 0, 30, what="every slot back")
+        assert sampler.max_holders() <= LIMIT and sampler.max_count() <= LIMIT and sampler.min_count() >= 0
+        assert read_lock(dynamodb, table, KEY, lock).holders == {}
+        assert _queued(dynamodb, table, lock) == []
