@@ -298,10 +298,11 @@ class HolderSampler:
 
 @dataclass(frozen=True)
 class Interval:
-    """From ``start`` to ``end`` (epoch seconds)."""
+    """From ``start`` to ``end`` (epoch seconds), holding ``weight`` slots (1 unless a test weighs it)."""
 
     start: float
     end: float
+    weight: int = 1
 
     @property
     def seconds(self) -> float:
@@ -398,13 +399,13 @@ def work_interval(events: Sequence[Event]) -> Interval | None:
 
 
 def max_overlap(intervals: Iterable[Interval]) -> int:
-    """The most intervals that contain one moment. Touching intervals (one ends as the next starts) do not
-    overlap: a slot is handed on only after the holder has left the work."""
+    """The most weight (the most intervals, at weight 1) inside at one moment. Touching intervals (one ends as
+    the next starts) do not overlap: a slot is handed on only after the holder has left the work."""
     points = []
     for interval in intervals:
-        points.append((interval.start, 1))
-        points.append((interval.end, -1))
-    # At equal times, exits (-1) sort before entries (+1).
+        points.append((interval.start, interval.weight))
+        points.append((interval.end, -interval.weight))
+    # At equal times, exits (negative) sort before entries (positive).
     points.sort()
     current = best = 0
     for _, delta in points:

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from harness.localaws_admin import configure_events
 pytestmark = pytest.mark.e2e
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "map-throttled"
+WEIGHTS_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "map-weights"
 KEY = "LockName"
 LIMIT = 4
 WORK_STATE = "Run work (item)"
@@ -202,3 +204,38 @@ def test_a_distributed_map_holds_the_limit_and_a_stopped_parent_gives_every_chil
         assert sampler.max_holders() <= LIMIT and sampler.max_count() <= LIMIT and sampler.min_count() >= 0
         assert read_lock(dynamodb, table, KEY, lock).holders == {}
         assert _queued(dynamodb, table, lock) == []
+
+
+@pytest.mark.parametrize("mode", ["poll", "queue"])
+def test_iterations_of_weights_1_and_2_share_one_limit(
+    mode: str, sfn: Any, dynamodb: Any, endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """tests/e2e/fixtures/map-weights: two semaphores on one lock, limit 4, whose iterations weigh 1 and 2."""
+    variables = {"name": unique_name(f"mw-{mode}"), "acquire_mode": mode}
+    with deployed(WEIGHTS_FIXTURE, endpoint, tmp_path_factory.mktemp("terraform"), variables) as deployment:
+        outputs = deployment.outputs
+        table, lock = outputs["lock_table_name"], outputs["lock_name"]
+        machines = outputs["state_machine_arns"]
+        items = {"items": list(range(6))}
+        with HolderSampler(endpoint, table, [lock]) as sampler:
+            light, heavy = [], []
+            for _ in range(2):
+                light += start_executions(sfn, machines["light"], [items], "light")
+                heavy += start_executions(sfn, machines["heavy"], [items], "heavy")
+            results = wait_for_executions(sfn, light + heavy, timeout=240)
+
+        assert {r["status"] for r in results.values()} == {"SUCCEEDED"}
+        weights = {arn: 1 for arn in light} | {arn: 2 for arn in heavy}
+        # Sampled: the count is the holders' weights, never above the limit, and both weights held at once.
+        states = sampler.states()
+        assert all((state.count or 0) == sum(state.holders.values()) for state in states)
+        assert sampler.max_count() == LIMIT and sampler.min_count() >= 0
+        assert any(set(state.holders.values()) == {1, 2} for state in states), "both weights held together"
+        # From the histories: 24 iterations, never more than LIMIT by weight inside the work.
+        intervals = [
+            replace(interval, weight=weights[arn])
+            for arn in light + heavy
+            for interval in iteration_intervals(history(sfn, arn), WORK_STATE).values()
+        ]
+        assert len(intervals) == 24
+        assert max_overlap(intervals) <= LIMIT
