@@ -239,3 +239,50 @@ def test_iterations_of_weights_1_and_2_share_one_limit(
         ]
         assert len(intervals) == 24
         assert max_overlap(intervals) <= LIMIT
+
+
+@pytest.mark.parametrize("mode", ["poll", "queue"])
+def test_each_item_names_its_lock_with_lock_name_path(
+    mode: str, sfn: Any, dynamodb: Any, endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """lock_name_path read from each iteration's item: one limit of 2 per host, hosts side by side."""
+    variables = {
+        "name": unique_name(f"mh-{mode}"),
+        "acquire_mode": mode,
+        "lock_name_path": "$.host",
+        "concurrency_limit": 2,
+    }
+    with deployed(WEIGHTS_FIXTURE, endpoint, tmp_path_factory.mktemp("terraform"), variables) as deployment:
+        outputs = deployment.outputs
+        table, machine = outputs["lock_table_name"], outputs["state_machine_arns"]["light"]
+        hosts = [f"{variables['name']}-a", f"{variables['name']}-b"]
+        items = {"items": [{"host": host} for host in hosts for _ in range(4)]}
+        with HolderSampler(endpoint, table, hosts) as sampler:
+            arns = start_executions(sfn, machine, [items] * 2, "hosts")
+            results = wait_for_executions(sfn, arns, timeout=180)
+
+        assert {r["status"] for r in results.values()} == {"SUCCEEDED"}
+        for host in hosts:
+            assert sampler.max_holders(host) == 2 and sampler.max_count(host) == 2, host
+        # From the histories: per host never more than 2 inside the work, and the hosts overlapped.
+        by_host: dict[str, list[Any]] = {host: [] for host in hosts}
+        for arn in arns:
+            events = history(sfn, arn)
+            intervals = iteration_intervals(events, WORK_STATE)
+            for event in events:
+                details = event.get("stateEnteredEventDetails") or {}
+                if details.get("name") == WORK_STATE:
+                    semaphore = json.loads(details["input"])["semaphore"]
+                    by_host[semaphore["lockName"]].append(intervals[semaphore["holder"]])
+        assert [len(by_host[host]) for host in hosts] == [8, 8]
+        assert [max_overlap(by_host[host]) for host in hosts] == [2, 2]
+        assert max_overlap(by_host[hosts[0]] + by_host[hosts[1]]) > 2, "the two hosts ran side by side"
+        for host in hosts:
+            final = read_lock(dynamodb, table, KEY, host)
+            assert (final.count, dict(final.holders)) == (0, {})
+        # Every iteration's index item (its lock name, keyed by its holder id) is gone.
+        assert not [
+            item
+            for item in _items(dynamodb, table)
+            if not item[KEY]["S"].endswith("#") and "#" in item[KEY]["S"]
+        ]
