@@ -429,6 +429,19 @@ def dynamodb_task_outputs(events: Sequence[Event]) -> list[tuple[str, dict[str, 
     return outputs
 
 
+def queue_grants(events: Sequence[Event]) -> list[dict[str, Any]]:
+    """Queue mode: the resume outputs (SendTaskSuccess) the acquire tasks of one history received, the queue
+    Lambdas' grants (``grantedAt``: when the decision granted them, epoch ms), in history order."""
+    found = []
+    for event in events:
+        details = event.get("taskSucceededEventDetails")
+        if event["type"] == "TaskSucceeded" and details and details.get("resourceType") == "lambda":
+            output = json.loads(details["output"])
+            if isinstance(output, dict) and output.get("granted"):
+                found.append(output)
+    return found
+
+
 def execution_failure(events: Sequence[Event]) -> tuple[str | None, str | None]:
     """(error, cause) of an ExecutionFailed event, or (None, None) when there is none."""
     for event in events:

@@ -8,6 +8,7 @@ limit is measured twice while it happens: from the lock item sampled every 50 ms
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from harness.executions import (
     history,
     iteration_intervals,
     max_overlap,
+    queue_grants,
     read_lock,
     start_executions,
     unique_name,
@@ -286,3 +288,34 @@ def test_each_item_names_its_lock_with_lock_name_path(
             for item in _items(dynamodb, table)
             if not item[KEY]["S"].endswith("#") and "#" in item[KEY]["S"]
         ]
+
+
+def test_queue_mode_grants_iterations_in_arrival_order_across_executions(
+    sfn: Any, dynamodb: Any, endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Three executions of 8 iterations, each started once the previous one's iterations have all joined
+    (holding or queued), so their arrival order is certain: every iteration of an earlier execution is
+    granted no later than any iteration of a later one (the grant decision's time, from the histories)."""
+    with _deployed("queue", 2, endpoint, tmp_path_factory.mktemp("terraform")) as deployment:
+        outputs = deployment.outputs
+        table, lock, machine = outputs["lock_table_name"], outputs["lock_name"], outputs["state_machine_arn"]
+        paths = [f"img{i}.jpg" for i in range(8)]
+        arns: list[str] = []
+        for joined in (8, 16, 24):
+            arns += start_executions(sfn, machine, [{"paths": paths}], f"fifo{joined}")
+            wait_until(
+                lambda joined=joined: (
+                    len(read_lock(dynamodb, table, KEY, lock).holders) + len(_queued(dynamodb, table, lock))
+                    == joined
+                ),
+                60,
+                poll=0.01,
+                what=f"{joined} iterations holding or queued",
+            )
+        results = wait_for_executions(sfn, arns, timeout=180)
+        assert {r["status"] for r in results.values()} == {"SUCCEEDED"}
+        granted = [sorted(g["grantedAt"] for g in queue_grants(history(sfn, arn))) for arn in arns]
+
+    assert [len(times) for times in granted] == [8, 8, 8], "every iteration resumed by one grant"
+    for earlier, later in itertools.pairwise(granted):
+        assert earlier[-1] <= later[0], "an iteration was granted before an earlier execution's"

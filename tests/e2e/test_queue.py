@@ -30,6 +30,7 @@ from harness.executions import (
     Event,
     HolderSampler,
     history,
+    queue_grants,
     state_entered_times,
     state_intervals,
     unique_name,
@@ -117,7 +118,7 @@ def granted_at(events: Sequence[Event]) -> int:
     """When the queue Lambda decided the grant (epoch ms, from the resume's output): the grant order itself.
     When the execution then leaves its acquire state depends on how fast the emulator processes each resume,
     which under load can swap two grants made milliseconds apart."""
-    (grant,) = grants(events)
+    (grant,) = queue_grants(events)
     return int(grant["grantedAt"])
 
 
@@ -137,18 +138,6 @@ def billed_transitions(events: Sequence[Event]) -> int:
     tasks = sum(1 for e in events if e["type"] == "TaskStateEntered")
     scheduled = sum(1 for e in events if e["type"] == "TaskScheduled")
     return entered + scheduled - tasks
-
-
-def grants(events: Sequence[Event]) -> list[dict[str, Any]]:
-    """The resume outputs (SendTaskSuccess) the acquire task received: the queue Lambda's grant."""
-    found = []
-    for event in events:
-        details = event.get("taskSucceededEventDetails")
-        if event["type"] == "TaskSucceeded" and details and details.get("resourceType") == "lambda":
-            output = json.loads(details["output"])
-            if isinstance(output, dict) and output.get("granted"):
-                found.append(output)
-    return found
 
 
 def handoff_latencies_ms(histories: Mapping[str, Sequence[Event]]) -> list[float]:
@@ -218,7 +207,7 @@ def test_forty_executions_keep_the_limit_and_are_granted_in_arrival_order(
     assert sampled_weights_within_limit(sampler, lock) == LIMIT, "the limit was never reached"
     histories = {arn: history(sfn, arn) for arn in arns}
     for arn, events in histories.items():
-        assert len(grants(events)) == 1, f"{arn}: resumed by a real grant exactly once"
+        assert len(queue_grants(events)) == 1, f"{arn}: resumed by a real grant exactly once"
         transitions = billed_transitions(events)
         assert transitions <= MAX_TRANSITIONS, f"{arn}: {transitions} billed transitions"
 
@@ -327,7 +316,7 @@ def test_a_lost_resume_is_recovered_by_the_waiting_task_s_own_re_check(
     events = history(sfn, waiter)
     assert any(e["type"] == "TaskTimedOut" for e in events), "the waiting task timed out (its re-check)"
     assert sum(1 for e in events if e["type"] == "TaskScheduled") >= 3, "acquire, re-check, release"
-    (grant,) = grants(events)
+    (grant,) = queue_grants(events)
     assert grant["alreadyHeld"] is True, "the re-check found the slot already its own and resumed itself"
     work = work_interval(events)
     assert work is not None
@@ -355,7 +344,7 @@ def test_a_warm_up_rate_releases_queued_executions_no_faster_than_it_allows(
     assert {r["status"] for r in results.values()} == {"SUCCEEDED"}, results
 
     histories = {arn: history(sfn, arn) for arn in arns}
-    granted_at = {arn: grants(events)[-1]["grantedAt"] for arn, events in histories.items()}
+    granted_at = {arn: queue_grants(events)[-1]["grantedAt"] for arn, events in histories.items()}
     times = sorted(granted_at.values())
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert min(gaps) >= 1000 / TPS - 1, f"grants closer than the rate allows: {gaps}"
