@@ -314,26 +314,18 @@ class Interval:
 
 def executions_of(sfn: Any, state_machine_arn: str) -> list[dict[str, Any]]:
     """Every execution of a state machine (``ListExecutions``, all pages), newest first."""
-    executions: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "maxResults": 1000}
-    while True:
-        page = sfn.list_executions(**kwargs)
-        executions.extend(page["executions"])
-        if not page.get("nextToken"):
-            return executions
-        kwargs["nextToken"] = page["nextToken"]
+    pages = sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=state_machine_arn, PaginationConfig={"PageSize": 1000}
+    )
+    return [execution for page in pages for execution in page["executions"]]
 
 
 def history(sfn: Any, arn: str) -> list[Event]:
     """Every event of an execution's history, oldest first."""
-    events: list[Event] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
+    pages = sfn.get_paginator("get_execution_history").paginate(
+        executionArn=arn, PaginationConfig={"PageSize": 1000}
+    )
+    return [event for page in pages for event in page["events"]]
 
 
 def _timestamp(event: Event) -> float:
